@@ -1,0 +1,82 @@
+"""Runtime configuration: one typed object, read from the environment.
+
+In the cloud the CDK stack sets these variables on every Lambda; locally the
+dev stack sets the same ones, resolved from the same synthesized template.
+Secrets never live here: only the ARNs of the Secrets Manager secrets.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, Field
+
+from videohook.models import ProviderName
+
+PUBLIC_BASE_URLS = {
+    ProviderName.COMETAPI: "https://api.cometapi.com",
+    ProviderName.XAI: "https://api.x.ai",
+    ProviderName.AIMLAPI: "https://api.aimlapi.com",
+    ProviderName.SANDBOX: "http://127.0.0.1:8788",
+}
+
+
+class Settings(BaseModel):
+    provider: ProviderName = ProviderName.SANDBOX
+    base_urls: dict[ProviderName, str] = Field(default_factory=lambda: dict(PUBLIC_BASE_URLS))
+    # Which real wire contract the sandbox provider is spoken to with.
+    sandbox_contract: ProviderName = ProviderName.XAI
+    provider_keys_secret_arn: str | None = None
+    webhook_secret_arn: str | None = None
+
+    jobs_table: str = "videohook-jobs"
+    video_bucket: str = "videohook-videos"
+    topic_arn: str = ""
+    state_machine_arn: str = ""
+
+    # Multiplies every duration of the workflow in the local stack (1 in the cloud).
+    time_scale: float = Field(default=1.0, gt=0)
+    allow_loopback_webhooks: bool = False
+    job_deadline_seconds: int = Field(default=3600, ge=60)
+    download_url_ttl_seconds: int = Field(default=3600, ge=60, le=604800)
+    default_model: str = "grok-imagine-video"
+    video_key_prefix: str = "videos/"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        base_urls = dict(PUBLIC_BASE_URLS)
+        for provider in ProviderName:
+            override = env.get(f"{provider.value.upper()}_BASE_URL")
+            if override:
+                base_urls[provider] = override.rstrip("/")
+        values: dict[str, object] = {"base_urls": base_urls}
+        mapping = {
+            "VIDEOHOOK_PROVIDER": "provider",
+            "VIDEOHOOK_SANDBOX_CONTRACT": "sandbox_contract",
+            "VIDEOHOOK_PROVIDER_KEYS_SECRET_ARN": "provider_keys_secret_arn",
+            "VIDEOHOOK_WEBHOOK_SECRET_ARN": "webhook_secret_arn",
+            "VIDEOHOOK_JOBS_TABLE": "jobs_table",
+            "VIDEOHOOK_VIDEO_BUCKET": "video_bucket",
+            "VIDEOHOOK_TOPIC_ARN": "topic_arn",
+            "VIDEOHOOK_STATE_MACHINE_ARN": "state_machine_arn",
+            "VIDEOHOOK_TIME_SCALE": "time_scale",
+            "VIDEOHOOK_JOB_DEADLINE_SECONDS": "job_deadline_seconds",
+            "VIDEOHOOK_DOWNLOAD_URL_TTL_SECONDS": "download_url_ttl_seconds",
+            "VIDEOHOOK_DEFAULT_MODEL": "default_model",
+        }
+        for var, field in mapping.items():
+            if env.get(var):
+                values[field] = env[var]
+        values["allow_loopback_webhooks"] = env.get("VIDEOHOOK_ALLOW_LOOPBACK_WEBHOOKS", "") == "1"
+        return cls.model_validate(values)
+
+    def base_url(self, provider: ProviderName) -> str:
+        return self.base_urls[provider]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings of this process (cached like any Lambda-global); tests call `cache_clear`."""
+    return Settings.from_env()
