@@ -103,6 +103,8 @@ class Job(BaseModel):
     metadata: dict[str, Any] | None = None
     video: VideoArtifact | None = None
     error: JobError | None = None
+    # The provider's temporary URL: internal, it may carry the provider's signature.
+    provider_video_url: str | None = None
     poll_count: int = 0
     consecutive_poll_errors: int = 0
     created_at: datetime
@@ -113,7 +115,7 @@ class Job(BaseModel):
     def public_view(self, download_url: str | None = None) -> dict[str, Any]:
         """The job as GET /v1/videos/{id}, webhooks and SNS show it."""
         body = self.model_dump(
-            mode="json", exclude={"tenant_id", "poll_count", "consecutive_poll_errors", "deadline_at"}
+            mode="json", exclude={"tenant_id", "provider_video_url", "poll_count", "consecutive_poll_errors", "deadline_at"}
         )
         if self.video is not None and download_url is not None:
             body["video"]["download_url"] = download_url
@@ -169,6 +171,14 @@ class TaskFailure(BaseModel):
 
     job_id: str
     error: dict[str, Any] = Field(default_factory=dict)
+
+
+class PublishedEvent(BaseModel):
+    """Output of the publish step, input of the webhook step."""
+
+    job_id: str
+    event_id: str
+    event: dict[str, Any]
 
 
 EventType = Literal[

@@ -7,8 +7,13 @@ request; the workflow keeps polling through them until the job deadline).
 
 from __future__ import annotations
 
-from typing import Protocol
+import json
+import math
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, ClassVar, Protocol
 
+import httpx
 from pydantic import BaseModel, ConfigDict
 
 from videohook.models import JobError, JobStatus
@@ -103,3 +108,209 @@ class ProviderAdapter(Protocol):
     def poll(self, request_id: str) -> ProviderJobState:
         """Ask for the job's state once."""
         ...
+
+
+# ---- shared plumbing of the HTTP adapters ------------------------------------
+# Every adapter goes through HttpAdapter._send, so HTTP statuses, transport
+# errors and unreadable bodies are classified in exactly one place.
+
+SNIPPET_LIMIT = 200
+ERROR_MESSAGE_LIMIT = 500
+
+
+def scrub(text: str, secret: str, limit: int = SNIPPET_LIMIT) -> str:
+    """`text` without `secret`, on one line, cut to `limit` characters.
+
+    Every piece of provider text that ends up in a message goes through here: a
+    provider that echoes our key back (some do, in auth errors) must not leak it.
+    """
+    if secret:
+        text = text.replace(secret, "[redacted]")
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date (RFC 9110 10.2.3)."""
+    if not value or not value.strip():
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value.strip())
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def parse_progress(value: object) -> int | None:
+    """A percentage as an int 0-100 from `42`, `42.5` or `"42%"` (CometAPI's wrapper uses strings)."""
+    if isinstance(value, str):
+        try:
+            value = float(value.strip().removesuffix("%"))
+        except ValueError:
+            return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return max(0, min(100, int(value)))
+
+
+def _as_text(value: object) -> str:
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, list | dict) and value:
+        return json.dumps(value)
+    return ""
+
+
+def job_error(value: object, *, default_message: str, default_code: str = "provider_failed") -> JobError:
+    """A provider's job failure (`{"code", "message"}`, a bare string, or nothing) as our JobError."""
+    code, message = default_code, default_message
+    if isinstance(value, dict):
+        if isinstance(value.get("code"), str | int) and str(value["code"]).strip():
+            code = str(value["code"]).strip()
+        message = _as_text(value.get("message")) or message
+    elif _as_text(value):
+        message = _as_text(value)
+    return JobError(code=code, message=message)
+
+
+def provider_message(response: httpx.Response) -> str:
+    """The provider's own words about an error: `error.message`, `message`, `detail`, `error`, else the text."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        error = body.get("error")
+        nested = error.get("message") if isinstance(error, dict) else None
+        for value in (nested, body.get("message"), body.get("detail"), error):
+            if text := _as_text(value):
+                return text
+    return response.text
+
+
+class HttpAdapter:
+    """Base of the adapters: auth, URL building, error classification, JSON decoding.
+
+    The injected client owns timeouts and connection pooling; the adapter never
+    retries or sleeps (see the module docstring).
+    """
+
+    name: ClassVar[str] = "provider"
+    supports_reference_images: ClassVar[bool] = False
+    supports_upload_url: ClassVar[bool] = False
+
+    def __init__(
+        self, base_url: str, api_key: str, client: httpx.Client, *, label: str | None = None
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self._client = client
+        # What messages call the provider: "sandbox" when the sandbox speaks this contract.
+        self.label = label or self.name
+
+    def submit(self, request: GenerationRequest) -> str:
+        raise NotImplementedError
+
+    def poll(self, request_id: str) -> ProviderJobState:
+        raise NotImplementedError
+
+    @classmethod
+    def check_supported(cls, request: GenerationRequest) -> None:
+        """Refuse features this wire contract lacks, before any HTTP call (nothing is billed)."""
+        if request.reference_images and not cls.supports_reference_images:
+            raise ProviderUnsupported(
+                f"reference_images is not supported by the {cls.name} contract", field="reference_images"
+            )
+        if request.reference_images and request.image_url:
+            raise ProviderUnsupported(
+                "image and reference_images cannot be combined", field="reference_images"
+            )
+        if request.upload_url and not cls.supports_upload_url:
+            raise ProviderUnsupported(
+                f"upload_url is not supported by the {cls.name} contract", field="upload_url"
+            )
+
+    def _scrub(self, text: str, limit: int = SNIPPET_LIMIT) -> str:
+        return scrub(text, self._api_key, limit)
+
+    def _clean(self, state: ProviderJobState) -> ProviderJobState:
+        """Provider-written failure text, scrubbed and bounded like every other message."""
+        if state.error is None:
+            return state
+        message = self._scrub(state.error.message, ERROR_MESSAGE_LIMIT)
+        return state.model_copy(update={"error": JobError(code=state.error.code, message=message)})
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+        polling: bool = False,
+    ) -> httpx.Response:
+        """One request; returns any 2xx response and raises a classified ProviderError otherwise."""
+        headers = {"Authorization": f"Bearer {self._api_key}", "Accept": "application/json"}
+        try:
+            response = self._client.request(
+                method, self._base_url + path, json=json, params=params, headers=headers
+            )
+        except httpx.TimeoutException as exc:
+            raise ProviderTransient(f"{self.label} timed out ({type(exc).__name__})") from exc
+        except httpx.RequestError as exc:
+            raise ProviderTransient(
+                f"{self.label} unreachable ({type(exc).__name__}: {self._scrub(str(exc))})"
+            ) from exc
+
+        status = response.status_code
+        if 200 <= status < 300:
+            return response
+        detail = self._scrub(provider_message(response)) or "(empty body)"
+        if status in (401, 403):
+            raise ProviderAuthError(
+                f"{self.label} refused our API key (HTTP {status}): {detail}; check the provider key secret",
+                status_code=status,
+            )
+        # A poll 404 is not final: providers may not know a fresh id for a few seconds
+        # (eventual consistency between their create and query paths), so keep polling;
+        # the job deadline bounds how long. On submit a 404 means a wrong URL or model.
+        transient = status >= 500 or status in (408, 425, 429) or (polling and status == 404)
+        if transient:
+            raise ProviderTransient(
+                f"{self.label} is unavailable (HTTP {status}): {detail}",
+                status_code=status,
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
+        if 400 <= status < 500:
+            raise ProviderRejected(
+                f"{self.label} rejected the request (HTTP {status}): {detail}", status_code=status
+            )
+        # 1xx/3xx (we never follow redirects): most likely a misconfigured base URL.
+        raise self._malformed(response, f"unexpected HTTP {status}")
+
+    def _malformed(self, response: httpx.Response, why: str) -> ProviderMalformed:
+        snippet = self._scrub(response.text) or "(empty body)"
+        return ProviderMalformed(
+            f"{self.label} sent an unexpected response ({why}): {snippet}", status_code=response.status_code
+        )
+
+    def _json_object(self, response: httpx.Response) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError:  # JSONDecodeError and UnicodeDecodeError alike
+            raise self._malformed(response, "body is not JSON") from None
+        if not isinstance(body, dict):
+            raise self._malformed(response, "body is not a JSON object")
+        return body
+
+    def _string_field(self, response: httpx.Response, body: dict[str, Any], key: str) -> str:
+        value = body.get(key)
+        if not isinstance(value, str) or not value.strip():
+            raise self._malformed(response, f"no {key}")
+        return value

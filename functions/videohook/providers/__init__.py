@@ -1,0 +1,59 @@
+"""Provider adapters: one per wire contract, chosen by `build_adapter`.
+
+The sandbox provider has no contract of its own: it speaks the contract named
+by `Settings.sandbox_contract` at the sandbox base URL.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from videohook.config import Settings
+from videohook.models import ProviderName
+from videohook.providers.aimlapi import AimlApiAdapter
+from videohook.providers.base import GenerationRequest, HttpAdapter, ProviderAdapter
+from videohook.providers.cometapi import CometApiAdapter
+from videohook.providers.xai import XaiAdapter
+
+ADAPTERS: dict[ProviderName, type[HttpAdapter]] = {
+    ProviderName.XAI: XaiAdapter,
+    ProviderName.COMETAPI: CometApiAdapter,
+    ProviderName.AIMLAPI: AimlApiAdapter,
+}
+
+# Capability facts, read off the adapter classes so they are stated once.
+SUPPORTS_REFERENCE_IMAGES = frozenset(p for p, cls in ADAPTERS.items() if cls.supports_reference_images)
+SUPPORTS_UPLOAD_URL = frozenset(p for p, cls in ADAPTERS.items() if cls.supports_upload_url)
+
+
+def contract_of(provider: ProviderName, settings: Settings) -> ProviderName:
+    """The wire contract `provider` is spoken to with (the configured one for the sandbox)."""
+    contract = settings.sandbox_contract if provider is ProviderName.SANDBOX else provider
+    if contract not in ADAPTERS:
+        raise ValueError(f"sandbox_contract must be one of {sorted(ADAPTERS)}, not {contract!r}")
+    return contract
+
+
+def validate_capabilities(contract: ProviderName, request: GenerationRequest) -> None:
+    """Raise ProviderUnsupported if `contract` cannot serve `request` (same check submit makes)."""
+    ADAPTERS[contract].check_supported(request)
+
+
+def build_adapter(
+    provider: ProviderName, *, settings: Settings, api_key: str, client: httpx.Client
+) -> ProviderAdapter:
+    adapter_class = ADAPTERS[contract_of(provider, settings)]
+    return adapter_class(settings.base_url(provider), api_key, client, label=provider.value)
+
+
+__all__ = [
+    "ADAPTERS",
+    "SUPPORTS_REFERENCE_IMAGES",
+    "SUPPORTS_UPLOAD_URL",
+    "AimlApiAdapter",
+    "CometApiAdapter",
+    "XaiAdapter",
+    "build_adapter",
+    "contract_of",
+    "validate_capabilities",
+]

@@ -1,0 +1,106 @@
+"""Clients and secrets of one Lambda process, created lazily and reused across invocations."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from videohook.config import Settings, get_settings
+from videohook.models import ProviderName
+
+if TYPE_CHECKING:
+    import httpx
+
+    from videohook.job_store import JobStore
+    from videohook.providers.base import ProviderAdapter
+
+SECRET_MAX_AGE_SECONDS = 300
+
+
+class ProviderNotConfigured(Exception):
+    def __init__(self, provider: ProviderName) -> None:
+        super().__init__(f"no API key is configured for provider '{provider.value}'")
+        self.provider = provider
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def _client(self, service: str) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        # Adaptive retries absorb throttling; boto3 honours AWS_ENDPOINT_URL, which the
+        # local stack sets to moto's server, so the same code talks to both worlds.
+        config = Config(retries={"mode": "adaptive", "max_attempts": 8}, s3={"addressing_style": "path"})
+        return boto3.client(service, config=config)
+
+    @cached_property
+    def s3(self) -> Any:
+        return self._client("s3")
+
+    @cached_property
+    def sfn(self) -> Any:
+        return self._client("stepfunctions")
+
+    @cached_property
+    def sns(self) -> Any:
+        return self._client("sns")
+
+    @cached_property
+    def store(self) -> JobStore:
+        import boto3
+
+        from videohook.job_store import JobStore
+
+        return JobStore(boto3.resource("dynamodb").Table(self.settings.jobs_table))
+
+    @cached_property
+    def http(self) -> httpx.Client:
+        import httpx
+
+        return httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=False)
+
+    def _secret(self, arn: str | None, *, json: bool) -> Any:
+        from aws_lambda_powertools.utilities import parameters
+
+        if not arn:
+            return {} if json else ""
+        return parameters.get_secret(arn, transform="json" if json else None, max_age=SECRET_MAX_AGE_SECONDS)
+
+    def provider_key(self, provider: ProviderName) -> str:
+        keys = self._secret(self.settings.provider_keys_secret_arn, json=True) or {}
+        key = keys.get(provider.value) or ""
+        if not key:
+            raise ProviderNotConfigured(provider)
+        return key
+
+    def webhook_secret(self) -> str:
+        return self._secret(self.settings.webhook_secret_arn, json=False)
+
+    def adapter(self, provider: ProviderName) -> ProviderAdapter:
+        from videohook.providers import build_adapter
+
+        return build_adapter(
+            provider, settings=self.settings, api_key=self.provider_key(provider), client=self.http
+        )
+
+    def presigned_download_url(self, bucket: str, key: str) -> str:
+        return self.s3.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": bucket, "Key": key},
+            ExpiresIn=self.settings.download_url_ttl_seconds,
+        )
+
+
+_runtime: Runtime | None = None
+
+
+def get_runtime() -> Runtime:
+    """The process-wide runtime; rebuilt when the settings object changes (tests clear it)."""
+    global _runtime
+    settings = get_settings()
+    if _runtime is None or _runtime.settings is not settings:
+        _runtime = Runtime(settings)
+    return _runtime
