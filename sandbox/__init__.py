@@ -1,0 +1,42 @@
+"""The sandbox provider: a real HTTP server speaking the three Grok Imagine video contracts.
+
+Quick use::
+
+    from sandbox import SandboxServer, mp4_sha256
+
+    with SandboxServer(time_factor=0.01) as server:
+        base = server.url                      # http://127.0.0.1:<port>
+        ...                                    # POST {base}/v1/videos/generations etc.
+
+Endpoints (one port): xAI ``POST /v1/videos/generations`` + ``GET /v1/videos/{id}``;
+CometAPI ``POST /grok/v1/videos/generations`` + ``GET /grok/v1/videos/{id}``;
+AI/ML API ``POST /v2/video/generations`` + ``GET /v2/video/generations?generation_id={id}``;
+videos ``GET|HEAD /files/{id}.mp4`` (no auth, Range supported); introspection
+``GET /sandbox/jobs``, ``GET /sandbox/stats``, ``GET /sandbox/health``, ``POST /sandbox/reset``.
+
+Per-job directives anywhere in the prompt: ``sandbox:outcome=succeeded|failed|expired|moderated``,
+``sandbox:bytes=N`` (also ``64MiB``, ``1g``), ``sandbox:seconds=F`` (generation seconds before
+``time_factor``), ``sandbox:truncate=N`` (serve only N body bytes of the download, then close).
+"""
+
+from sandbox.mp4 import MIN_SIZE, iter_mp4, mp4_sha256
+from sandbox.server import (
+    ASPECT_RATIOS,
+    COMET_ENVELOPES,
+    CONTRACTS,
+    OUTCOMES,
+    RESOLUTIONS,
+    SandboxServer,
+)
+
+__all__ = [
+    "ASPECT_RATIOS",
+    "COMET_ENVELOPES",
+    "CONTRACTS",
+    "MIN_SIZE",
+    "OUTCOMES",
+    "RESOLUTIONS",
+    "SandboxServer",
+    "iter_mp4",
+    "mp4_sha256",
+]
