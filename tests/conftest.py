@@ -47,3 +47,29 @@ def _no_off_machine_traffic():
     yield
     attempted = blocked_connects[before:]
     assert not attempted, f"a test tried to reach non-loopback addresses: {attempted}"
+
+
+# ---- the local stack, shared by the integration and end-to-end layers ------
+
+E2E_TIME_SCALE = 0.02
+API_KEY = "vh_test_tenant_a"
+
+
+@pytest.fixture(scope="session")
+def local_stack():
+    """The synthesized template on moto's server, the sandbox provider and the API, once per session."""
+    from devstack.stack import LocalStack, LocalStackConfig, new_webhook_secret
+
+    stack = LocalStack(
+        LocalStackConfig(port=0, api_keys=[API_KEY], time_scale=E2E_TIME_SCALE, webhook_secret=new_webhook_secret())
+    ).start()
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture
+def api(local_stack):
+    import httpx
+
+    with httpx.Client(base_url=local_stack.url, headers={"x-api-key": API_KEY}, timeout=30) as client:
+        yield client

@@ -82,11 +82,10 @@ class VideoArtifact(BaseModel):
     download_url: str | None = None
 
 
-class Job(BaseModel):
-    """The job record as stored in DynamoDB; `public_view` is what callers see."""
+class JobView(BaseModel):
+    """The job as callers see it: GET /v1/videos/{id}, webhooks and SNS."""
 
     id: str
-    tenant_id: str
     status: JobStatus = JobStatus.QUEUED
     provider: ProviderName
     provider_request_id: str | None = None
@@ -103,34 +102,26 @@ class Job(BaseModel):
     metadata: dict[str, Any] | None = None
     video: VideoArtifact | None = None
     error: JobError | None = None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None = None
+
+
+class Job(JobView):
+    """The job record as stored in DynamoDB: the public fields plus the workflow's own."""
+
+    tenant_id: str
     # The provider's temporary URL: internal, it may carry the provider's signature.
     provider_video_url: str | None = None
     poll_count: int = 0
     consecutive_poll_errors: int = 0
-    created_at: datetime
-    updated_at: datetime
     deadline_at: datetime
-    completed_at: datetime | None = None
 
-    def public_view(self, download_url: str | None = None) -> dict[str, Any]:
-        """The job as GET /v1/videos/{id}, webhooks and SNS show it."""
-        body = self.model_dump(
-            mode="json", exclude={"tenant_id", "provider_video_url", "poll_count", "consecutive_poll_errors", "deadline_at"}
-        )
-        if self.video is not None and download_url is not None:
-            body["video"]["download_url"] = download_url
-        return body
-
-
-class JobResponse(BaseModel):
-    """Schema of the job in API responses (documentation and tests)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    id: str
-    status: JobStatus
-    provider: ProviderName
-    created_at: datetime
+    def public_view(self, download_url: str | None = None) -> JobView:
+        view = JobView.model_validate(self.model_dump(include=set(JobView.model_fields)))
+        if view.video is not None and download_url is not None:
+            view.video = view.video.model_copy(update={"download_url": download_url})
+        return view
 
 
 class ErrorBody(BaseModel):

@@ -28,6 +28,7 @@ from videohook.models import (
     Job,
     JobError,
     JobStatus,
+    JobView,
     PollResult,
     ProviderName,
     VideoArtifact,
@@ -252,7 +253,7 @@ def _submit_error(error: ProviderError) -> ApiError:
 # ---- read ------------------------------------------------------------------
 
 
-def public_job(runtime: Runtime, job: Job) -> dict[str, Any]:
+def public_job(runtime: Runtime, job: Job) -> JobView:
     download_url = None
     if job.video is not None:
         bucket, key = job.video.s3_uri.removeprefix("s3://").split("/", 1)
@@ -260,7 +261,7 @@ def public_job(runtime: Runtime, job: Job) -> dict[str, Any]:
     return job.public_view(download_url)
 
 
-def get_job(runtime: Runtime, job_id: str, *, tenant_id: str) -> dict[str, Any]:
+def get_job(runtime: Runtime, job_id: str, *, tenant_id: str) -> JobView:
     try:
         job = runtime.store.get_for_tenant(job_id, tenant_id)
     except JobNotFound as error:
@@ -430,7 +431,7 @@ def publish_event(runtime: Runtime, job_id: str) -> dict[str, Any]:
     event = WebhookEvent(
         type=EVENT_TYPES[job.status],
         timestamp=job.completed_at or utc_now(),
-        data=public_job(runtime, job),
+        data=public_job(runtime, job).model_dump(mode="json"),
     )
     body = event.model_dump(mode="json")
     runtime.sns.publish(

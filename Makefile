@@ -1,0 +1,66 @@
+# Every target bootstraps what it needs from this repo's own files (uv.lock, package-lock.json).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+LAYER := build/lambda-layer
+LAMBDA_PYTHON := 3.12
+LAMBDA_PLATFORM := aarch64-manylinux2014
+
+export UV_PYTHON_DOWNLOADS := never
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
+
+.PHONY: help setup demo test dev synth layer lint bench clean
+
+help:
+	@echo "make demo   - run two jobs end to end on the local stack (moto + sandbox provider)"
+	@echo "make test   - run the whole test suite"
+	@echo "make dev    - run the local stack in the foreground on 127.0.0.1:\$${VIDEOHOOK_PORT:-8787}"
+	@echo "make synth  - synthesize the CDK app into cdk.out/ (no AWS credentials needed)"
+	@echo "make lint   - ruff"
+
+$(UV):
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+setup: $(VENV)/.synced
+
+demo: setup
+	$(PY) -m devstack.demo
+
+test: setup
+	$(PY) -m pytest
+
+dev: setup
+	$(PY) -m devstack
+
+# The Lambda layer: the locked runtime dependencies, built for Lambda's platform (no Docker needed).
+$(LAYER)/.built: uv.lock | $(UV)
+	rm -rf $(LAYER) && mkdir -p $(LAYER)
+	$(UV) export --frozen --no-dev --no-hashes --no-emit-project --quiet \
+		| grep -vE '^(boto3|botocore|s3transfer)==' > build/requirements-lambda.txt
+	$(UV) pip install --quiet --target $(LAYER)/python --python-version $(LAMBDA_PYTHON) \
+		--python-platform $(LAMBDA_PLATFORM) --only-binary :all: -r build/requirements-lambda.txt
+	@touch $@
+
+layer: $(LAYER)/.built
+
+synth: setup layer
+	CDK_OUTDIR=cdk.out $(PY) infra/app.py
+	@echo "template: cdk.out/Videohook.template.json"
+
+lint: setup
+	$(PY) -m ruff check .
+
+clean:
+	rm -rf $(VENV) $(TOOLS) build cdk.out .pytest_cache

@@ -1,0 +1,161 @@
+"""The whole pipeline through the local stack's HTTP API, on the synthesized state machine."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+
+import boto3
+import pytest
+from standardwebhooks import Webhook
+
+from devstack import lambda_bridge
+from devstack.receiver import WebhookReceiver
+from devstack.stack import REPO
+from sandbox.mp4 import mp4_sha256
+
+pytestmark = pytest.mark.e2e
+TIMEOUT = 60
+
+
+@pytest.fixture
+def receiver():
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture
+def sns_queue(local_stack):
+    """An SQS queue subscribed to the job topic, as a subscriber in the cloud would be."""
+    sqs, sns = boto3.client("sqs"), boto3.client("sns")
+    url = sqs.create_queue(QueueName=f"e2e-{time.monotonic_ns()}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(
+        TopicArn=local_stack.environment["VIDEOHOOK_TOPIC_ARN"],
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    return url
+
+
+def _wait_for_webhook(receiver: WebhookReceiver, secret: str, job_id: str) -> dict:
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        delivery = receiver.next(timeout=0.5)
+        if delivery is None:
+            continue
+        headers, body = delivery
+        event = Webhook(secret).verify(body, headers)
+        if event["data"]["id"] == job_id:
+            return {"event": event, "headers": headers}
+    raise AssertionError(f"no webhook for {job_id} within {TIMEOUT} s")
+
+
+def _sns_messages(queue_url: str, job_id: str) -> list[dict]:
+    sqs = boto3.client("sqs")
+    found = []
+    deadline = time.monotonic() + 10
+    while not found and time.monotonic() < deadline:
+        for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+            body = json.loads(message["Body"])
+            if body["data"]["id"] == job_id:
+                found.append(body)
+    return found
+
+
+def _s3_sha256(s3_uri: str) -> tuple[str, int]:
+    bucket, key = s3_uri.removeprefix("s3://").split("/", 1)
+    body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    return hashlib.sha256(body).hexdigest(), len(body)
+
+
+def test_text_to_video_succeeds_with_verified_webhook_sns_and_s3_bytes(local_stack, api, receiver, sns_queue):
+    invocations_before = lambda_bridge.invocations.get("handlers.poll_provider.handler", 0)
+    answer = api.post(
+        "/v1/videos",
+        json={"prompt": "A candle flickers on a wooden table.", "duration": 2, "resolution": "480p",
+              "webhook_url": receiver.url, "metadata": {"order": 42}},
+    )
+    assert answer.status_code == 202, answer.text
+    job = answer.json()
+    assert job["status"] == "queued" and job["id"].startswith("vid_") and job["created_at"]
+
+    delivered = _wait_for_webhook(receiver, local_stack.webhook_secret, job["id"])
+    assert delivered["event"]["type"] == "video.succeeded"
+    assert delivered["headers"]["webhook-id"].startswith("evt_")
+
+    final = api.get(f"/v1/videos/{job['id']}").json()
+    assert final["status"] == "succeeded" and final["progress"] == 100
+    assert final["metadata"] == {"order": 42}
+    assert final["provider"] == "sandbox" and final["provider_request_id"]
+    video = final["video"]
+    expected = mp4_sha256(final["provider_request_id"], video["bytes"])
+    assert video["sha256"] == expected
+    assert _s3_sha256(video["s3_uri"]) == (expected, video["bytes"])
+    assert video["download_url"].startswith("http://127.0.0.1:")
+    assert video["content_type"] == "video/mp4"
+
+    messages = _sns_messages(sns_queue, job["id"])
+    assert [m["type"] for m in messages] == ["video.succeeded"]
+    assert messages[0]["data"]["video"]["sha256"] == expected
+    # The state machine's Lambda tasks ran through the in-process bridge, not moto's Docker path.
+    assert lambda_bridge.installed()
+    assert lambda_bridge.invocations["handlers.poll_provider.handler"] > invocations_before
+
+
+def test_image_to_video_sends_the_data_uri_to_the_provider(local_stack, api, receiver):
+    image = base64.b64encode((REPO / "events" / "first-frame.png").read_bytes()).decode()
+    answer = api.post(
+        "/v1/videos",
+        json={"prompt": "Animate the clouds drifting.", "image": {"url": f"data:image/png;base64,{image}"},
+              "duration": 1, "resolution": "720p", "aspect_ratio": "16:9", "webhook_url": receiver.url},
+    )
+    assert answer.status_code == 202, answer.text
+    job_id = answer.json()["id"]
+    event = _wait_for_webhook(receiver, local_stack.webhook_secret, job_id)["event"]
+    assert event["type"] == "video.succeeded"
+    final = api.get(f"/v1/videos/{job_id}").json()
+    assert final["image"]["url"].startswith("data:image/png;base64,<")  # not stored in full
+    submitted = [j for j in local_stack.sandbox.jobs if j["id"] == final["provider_request_id"]]
+    assert len(submitted) == 1
+    assert _s3_sha256(final["video"]["s3_uri"])[0] == final["video"]["sha256"]
+
+
+def test_provider_failure_ends_failed_with_error_and_failed_webhook(local_stack, api, receiver, sns_queue):
+    answer = api.post(
+        "/v1/videos",
+        json={"prompt": "A storm at sea sandbox:outcome=failed", "duration": 1, "webhook_url": receiver.url},
+    )
+    assert answer.status_code == 202, answer.text
+    job_id = answer.json()["id"]
+    event = _wait_for_webhook(receiver, local_stack.webhook_secret, job_id)["event"]
+    assert event["type"] == "video.failed"
+    final = api.get(f"/v1/videos/{job_id}").json()
+    assert final["status"] == "failed"
+    assert final["error"]["code"] and final["error"]["message"]
+    assert final.get("video") is None
+    assert [m["type"] for m in _sns_messages(sns_queue, job_id)] == ["video.failed"]
+
+
+def test_bad_input_is_refused_and_creates_nothing(local_stack, api):
+    before = len(local_stack.sandbox.jobs)
+    answer = api.post("/v1/videos", json={"prompt": "x", "duration": 99})
+    assert answer.status_code == 400
+    assert answer.json()["error"]["field"] == "duration"
+    answer = api.post("/v1/videos", json={"prompt": "x", "webhook_url": "http://10.0.0.5/hook"})
+    assert answer.status_code == 400 and answer.json()["error"]["field"] == "webhook_url"
+    assert len(local_stack.sandbox.jobs) == before
+    table = boto3.resource("dynamodb").Table(local_stack.environment["VIDEOHOOK_JOBS_TABLE"])
+    assert all(item["prompt"] != "x" for item in table.scan()["Items"])
+
+
+def test_requests_without_a_known_api_key_are_forbidden(local_stack, api):
+    import httpx
+
+    answer = httpx.post(f"{local_stack.url}/v1/videos", json={"prompt": "x"}, headers={"x-api-key": "nope"})
+    assert answer.status_code == 403
+    assert api.get("/v1/videos/vid_doesnotexist").status_code == 404
