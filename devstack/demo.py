@@ -102,6 +102,8 @@ def run_demo(stack: LocalStack) -> list[str]:
 
 
 def main() -> int:
+    # The handlers' JSON logs are for CloudWatch; the demo prints a summary instead.
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     config = LocalStackConfig.from_env()
     config.port = 0
     if "VIDEOHOOK_TIME_SCALE" not in os.environ and config.provider == "sandbox":
