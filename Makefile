@@ -12,9 +12,6 @@ LAMBDA_PYTHON := 3.12
 LAMBDA_PLATFORM := aarch64-manylinux2014
 
 export UV_PYTHON_DOWNLOADS := never
-export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
-export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
 
 .PHONY: help setup demo test dev synth layer lint bench clean
 

@@ -65,6 +65,7 @@ class VideoDownloadFailed(VideoCopyError):
     """The source answered with a non-2xx status."""
 
     code = "download_failed"
+    retryable = True  # for some statuses: decided per instance below
 
     def __init__(self, message: str, *, status_code: int) -> None:
         super().__init__(message)

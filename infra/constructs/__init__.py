@@ -1,0 +1,114 @@
+"""Constructs of the videohook stack, plus the two helpers they share.
+
+- `LambdaFactory` builds every Lambda function the same way: one code asset
+  (`functions/`), one dependencies layer, Python 3.12 on ARM_64, active X-Ray
+  tracing, a dedicated log group with retention, and a dedicated role that can
+  write only to that log group (so no `AWSLambdaBasicExecutionRole` managed
+  policy, whose `logs:CreateLogGroup` on `*` cdk-nag would flag).
+- `acknowledge` / `ref` record a cdk-nag v3 acknowledgment
+  (`Validations.of(scope).acknowledge`) for one rule or one finding
+  (`AwsSolutions-IAM5[Resource::<JobsTable.Arn>/index/*]`), with a reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from aws_cdk import Acknowledgment, CfnResource, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct, IConstruct
+
+RUNTIME = lambda_.Runtime.PYTHON_3_12
+ARCHITECTURE = lambda_.Architecture.ARM_64
+LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+
+
+def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
+    """Acknowledge one cdk-nag rule (or one `Rule[finding]`) on `scope` and its children."""
+    Validations.of(scope).acknowledge(Acknowledgment(id=rule_id, reason=reason))
+
+
+def ref(construct: IConstruct, attribute: str = "Arn") -> str:
+    """How cdk-nag names `Fn::GetAtt` of a construct's resource in a finding: `<LogicalId.Arn>`."""
+    resource = construct if isinstance(construct, CfnResource) else construct.node.default_child
+    assert isinstance(resource, CfnResource), f"{construct.node.path} has no CloudFormation resource"
+    logical_id = Stack.of(resource).resolve(resource.logical_id)
+    return f"<{logical_id}.{attribute}>"
+
+
+def set_logical_id(construct: IConstruct, logical_id: str) -> None:
+    """Give a construct's resource a stable, readable logical id (the dev stack and tests use them)."""
+    resource = construct.node.default_child
+    assert isinstance(resource, CfnResource), f"{construct.node.path} has no CloudFormation resource"
+    resource.override_logical_id(logical_id)
+
+
+@dataclass
+class LambdaFactory:
+    """Builds the stack's Lambda functions with the shared code, layer and environment."""
+
+    code: lambda_.Code
+    layer: lambda_.ILayerVersion
+    environment: Mapping[str, str]
+    log_retention: logs.RetentionDays = LOG_RETENTION
+    functions: list[lambda_.Function] = field(default_factory=list)
+
+    def function(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        handler: str,
+        description: str,
+        memory_size: int = 256,
+        timeout: Duration | None = None,
+        environment: Mapping[str, str] | None = None,
+    ) -> lambda_.Function:
+        log_group = logs.LogGroup(
+            scope,
+            f"{construct_id}Logs",
+            retention=self.log_retention,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        role = iam.Role(
+            scope,
+            f"{construct_id}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"videohook {handler}",
+        )
+        log_group.grant_write(role)
+        function = lambda_.Function(
+            scope,
+            construct_id,
+            description=description,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            code=self.code,
+            handler=handler,
+            layers=[self.layer],
+            memory_size=memory_size,
+            timeout=timeout or Duration.seconds(30),
+            tracing=lambda_.Tracing.ACTIVE,
+            role=role,
+            log_group=log_group,
+            environment={**self.environment, **(environment or {})},
+        )
+        set_logical_id(function, construct_id)
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords "
+            "support no resource-level permissions, so they are granted on '*' (added by Tracing.ACTIVE).",
+        )
+        acknowledge(
+            function,
+            "AwsSolutions-L1",
+            "Pinned to Python 3.12 on purpose: the dependencies layer (make layer) is built for "
+            "cp312/aarch64 wheels and the project supports Python <3.14; "
+            "bump RUNTIME and the layer together.",
+        )
+        self.functions.append(function)
+        return function

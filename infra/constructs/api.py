@@ -1,0 +1,236 @@
+"""Api: the REST API (API key + usage plan), its access logs and the api Lambda behind it.
+
+    POST /v1/videos          api key
+    GET  /v1/videos          api key
+    GET  /v1/videos/{id}     api key
+    GET  /v1/openapi.json    public (the API's own OpenAPI document)
+
+Every method is a Lambda proxy integration to `handlers.api.handler`, which does
+all body validation (the pydantic models are the one source of truth, and the
+local stack answers exactly like the cloud). Each API
+key is a tenant (the handler reads the key's id from the request context).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from infra.constructs import LOG_RETENTION, LambdaFactory, acknowledge, ref, set_logical_id
+from infra.constructs.notifications import Notifications
+from infra.constructs.storage import Storage
+
+
+@dataclass(frozen=True)
+class ApiLimits:
+    """Stage-wide throttling and the per-key usage plan (context keys in infra.stack)."""
+
+    stage_rate_limit: float = 50
+    stage_burst_limit: int = 100
+    key_rate_limit: float = 10
+    key_burst_limit: int = 20
+    key_quota_per_day: int = 10_000
+
+
+def _error_template(code: str, message: str) -> dict[str, str]:
+    """A gateway response body in the API's ErrorResponse shape (static: no unescaped $context)."""
+    return {"application/json": json.dumps({"error": {"code": code, "message": message}})}
+
+
+class Api(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        factory: LambdaFactory,
+        storage: Storage,
+        notifications: Notifications,
+        state_machine: sfn.StateMachine,
+        limits: ApiLimits,
+    ) -> None:
+        super().__init__(scope, construct_id)
+
+        self.function = factory.function(
+            self,
+            "ApiFunction",
+            handler="handlers.api.handler",
+            description="videohook REST API: submit and read video jobs",
+            memory_size=512,
+            timeout=Duration.seconds(29),
+            environment={
+                "VIDEOHOOK_STATE_MACHINE_ARN": state_machine.state_machine_arn,
+                "VIDEOHOOK_IDEMPOTENCY_TABLE": storage.idempotency_table.table_name,
+            },
+        )
+        storage.jobs_table.grant_read_write_data(self.function)
+        storage.idempotency_table.grant_read_write_data(self.function)
+        storage.video_bucket.grant_read(self.function)  # presigned GET of finished videos
+        notifications.provider_keys_secret.grant_read(self.function)
+        state_machine.grant_start_execution(self.function)
+        self._acknowledge_grants(storage)
+
+        self.access_log_group = logs.LogGroup(
+            self, "AccessLogs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.rest_api = apigw.RestApi(
+            self,
+            "RestApi",
+            description="videohook: webhook-style wrapper around async video generation APIs",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            default_method_options=apigw.MethodOptions(api_key_required=True),
+            api_key_source_type=apigw.ApiKeySourceType.HEADER,
+            # Execution logging (APIG6) needs the account-level API Gateway CloudWatch role.
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
+            deploy_options=apigw.StageOptions(
+                stage_name="prod",
+                tracing_enabled=True,
+                metrics_enabled=True,
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,  # bodies may carry prompts and webhook URLs
+                throttling_rate_limit=limits.stage_rate_limit,
+                throttling_burst_limit=limits.stage_burst_limit,
+                access_log_destination=apigw.LogGroupLogDestination(self.access_log_group),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=False,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=False,
+                ),
+            ),
+        )
+        set_logical_id(self.rest_api, "RestApi")
+        # The stack outputs the URL once, as ApiUrl; drop RestApi's own duplicate Endpoint output.
+        self.rest_api.node.try_remove_child("Endpoint")
+
+        integration = apigw.LambdaIntegration(self.function, proxy=True, allow_test_invoke=False)
+        # Parameters only: bodies are validated by the api Lambda, field by field, so that
+        # a bad body gets the same {"error": {code, message, field}} answer everywhere.
+        validator = self.rest_api.add_request_validator(
+            "RequestValidator", validate_request_body=False, validate_request_parameters=True
+        )
+
+        v1 = self.rest_api.root.add_resource("v1")
+        videos = v1.add_resource("videos")
+        videos.add_method(
+            "POST",
+            integration,
+            request_validator=validator,
+        )
+        videos.add_method("GET", integration)
+        videos.add_resource("{id}").add_method("GET", integration)
+        v1.add_resource("openapi.json").add_method(
+            "GET", integration, api_key_required=False, authorization_type=apigw.AuthorizationType.NONE
+        )
+
+        for response_id, response_type, status, code, message in (
+            (
+                "InvalidApiKey",
+                apigw.ResponseType.INVALID_API_KEY,
+                "403",
+                "forbidden",
+                "a valid x-api-key header is required",
+            ),
+            (
+                "MissingRoute",
+                apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN,
+                "404",
+                "not_found",
+                "no such route",
+            ),
+            ("Throttled", apigw.ResponseType.THROTTLED, "429", "throttled", "too many requests"),
+            (
+                "QuotaExceeded",
+                apigw.ResponseType.QUOTA_EXCEEDED,
+                "429",
+                "quota_exceeded",
+                "the API key's daily quota is used up",
+            ),
+        ):
+            self.rest_api.add_gateway_response(
+                response_id, type=response_type, status_code=status, templates=_error_template(code, message)
+            )
+
+        # One key to start with; every further key (= tenant) is added to this plan.
+        self.api_key = self.rest_api.add_api_key("ApiKey", description="videohook default tenant")
+        set_logical_id(self.api_key, "ApiKey")
+        self.usage_plan = self.rest_api.add_usage_plan(
+            "UsagePlan",
+            description="videohook per-key throttling and daily quota",
+            throttle=apigw.ThrottleSettings(
+                rate_limit=limits.key_rate_limit, burst_limit=limits.key_burst_limit
+            ),
+            quota=apigw.QuotaSettings(limit=limits.key_quota_per_day, period=apigw.Period.DAY),
+            api_stages=[apigw.UsagePlanPerApiStage(api=self.rest_api, stage=self.rest_api.deployment_stage)],
+        )
+        self.usage_plan.add_api_key(self.api_key)
+        set_logical_id(self.usage_plan, "UsagePlan")
+
+        self._acknowledge_api()
+
+    def _acknowledge_grants(self, storage: Storage) -> None:
+        role = self.function.role
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::{ref(storage.jobs_table)}/index/*]",
+            "grant_read_write_data on the jobs table includes its indexes; the api lists a tenant's "
+            "jobs through the by_tenant index.",
+        )
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::{ref(storage.video_bucket)}/*]",
+            "The api presigns GET URLs of finished videos: s3:GetObject* on the video bucket's objects only.",
+        )
+        for action in ("s3:GetObject*", "s3:GetBucket*", "s3:List*"):
+            acknowledge(
+                role,
+                f"AwsSolutions-IAM5[Action::{action}]",
+                "Bucket.grant_read's action groups, on the video bucket only: "
+                "read-only access for presigning.",
+            )
+
+    def _acknowledge_api(self) -> None:
+        acknowledge(
+            self.rest_api,
+            "AwsSolutions-APIG2",
+            "Parameters are validated by API Gateway; bodies by the api Lambda against the pydantic "
+            "models that also generate the OpenAPI document, so every bad body gets a field-level "
+            "error and the local stack answers exactly like the cloud.",
+        )
+        acknowledge(
+            self.rest_api,
+            "AwsSolutions-APIG3",
+            "Regional API protected by API keys with per-key throttling and daily quotas plus stage "
+            "throttling; a WAF web ACL is attached centrally (Firewall Manager) "
+            "where an account requires it.",
+        )
+        acknowledge(
+            self.rest_api,
+            "AwsSolutions-APIG4",
+            "Callers are machine clients authenticated by API key (each key is a tenant, enforced by the "
+            "usage plan); GET /v1/openapi.json is the public API description. No end-user identities exist.",
+        )
+        acknowledge(
+            self.rest_api,
+            "AwsSolutions-COG4",
+            "No Cognito user pool: callers are machine clients identified by their API key (see APIG4).",
+        )
+        acknowledge(
+            self.rest_api,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AmazonAPIGatewayPushToCloudWatchLogs]",
+            "The account-level API Gateway CloudWatch role uses the AWS managed policy made for exactly "
+            "this purpose (needed for execution logging, APIG6).",
+        )

@@ -1,0 +1,102 @@
+"""Storage: the jobs table, the idempotency table and the video bucket (with its access-log bucket)."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infra.constructs import acknowledge, set_logical_id
+
+VIDEO_KEY_PREFIX = "videos/"  # Settings.video_key_prefix
+
+
+class Storage(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, video_retention_days: int) -> None:
+        super().__init__(scope, construct_id)
+
+        # One item per job (`id`), listed per tenant by creation time; `expires_at`
+        # (epoch seconds) lets DynamoDB drop old jobs.
+        self.jobs_table = dynamodb.Table(
+            self,
+            "JobsTable",
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            time_to_live_attribute="expires_at",
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.jobs_table.add_global_secondary_index(
+            index_name="by_tenant",
+            partition_key=dynamodb.Attribute(name="tenant_id", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="created_at", type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.ALL,
+        )
+        set_logical_id(self.jobs_table, "JobsTable")
+
+        # Powertools idempotency records (key `id`, TTL `expiration`): short-lived, recreatable.
+        self.idempotency_table = dynamodb.Table(
+            self,
+            "IdempotencyTable",
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            time_to_live_attribute="expiration",
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        set_logical_id(self.idempotency_table, "IdempotencyTable")
+
+        # Server access logs of the video bucket (cdk-nag S1). S3 log delivery
+        # only supports SSE-S3 on the target bucket.
+        self.access_logs_bucket = s3.Bucket(
+            self,
+            "AccessLogsBucket",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned=False,
+            lifecycle_rules=[
+                s3.LifecycleRule(id="expire-access-logs", expiration=Duration.days(90)),
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        set_logical_id(self.access_logs_bucket, "AccessLogsBucket")
+        acknowledge(
+            self.access_logs_bucket,
+            "AwsSolutions-S1",
+            "This is the server-access-log target of the video bucket; logging it into itself "
+            "would loop and a third bucket adds no audit value.",
+        )
+
+        self.video_bucket = s3.Bucket(
+            self,
+            "VideoBucket",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned=False,
+            server_access_logs_bucket=self.access_logs_bucket,
+            server_access_logs_prefix="video-bucket/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="abort-incomplete-multipart-uploads",
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                ),
+                s3.LifecycleRule(
+                    id="expire-videos",
+                    prefix=VIDEO_KEY_PREFIX,
+                    expiration=Duration.days(video_retention_days),
+                ),
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        set_logical_id(self.video_bucket, "VideoBucket")

@@ -1,0 +1,295 @@
+"""Workflow: the five step Lambdas and the Standard state machine that drives one job.
+
+    WaitForProvider (SecondsPath $.wait_seconds) -> PollProvider -> IsJobDone
+      queued | running -> WaitForProvider
+      succeeded        -> FinalizeVideo -> PublishEvent
+      otherwise        -> PublishEvent
+    PollProvider, FinalizeVideo  --Catch States.ALL ($.failure)--> RecordFailure -> PublishEvent
+    PublishEvent -> DeliverWebhook -> Done
+    DeliverWebhook: retries WebhookDeliveryFailed, then Catch States.ALL ($.delivery_error) -> Done
+
+Only plain ASL (JSONPath, Wait/Task/Choice/Succeed, Retry/Catch): the synthesized
+definition also runs locally on moto's Step Functions interpreter.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from infra.constructs import LOG_RETENTION, LambdaFactory, acknowledge, ref, set_logical_id
+from infra.constructs.notifications import Notifications
+from infra.constructs.storage import Storage
+
+# CDK's default service-exception retrier (retry_on_service_exceptions=True) lacks
+# Lambda.TooManyRequestsException and jitter; this one replaces it on every task.
+LAMBDA_SERVICE_ERRORS = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Lambda.Unknown",
+]
+WEBHOOK_DELIVERY_FAILED = "WebhookDeliveryFailed"  # raised by handlers.deliver_webhook
+# The copy errors that handlers.finalize_video raises only when a new attempt may succeed
+# (videohook.s3_copier's errors with retryable=True); any other copy error fails the job.
+RETRYABLE_COPY_ERRORS = ["VideoDownloadIncomplete", "VideoDownloadFailed", "VideoUploadFailed"]
+
+
+class Workflow(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        factory: LambdaFactory,
+        storage: Storage,
+        notifications: Notifications,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        table = storage.jobs_table
+        bucket = storage.video_bucket
+
+        self.poll_function = factory.function(
+            self,
+            "PollProviderFunction",
+            handler="handlers.poll_provider.handler",
+            description="videohook state PollProvider: ask the provider for the job's state",
+        )
+        table.grant_read_write_data(self.poll_function)
+        notifications.provider_keys_secret.grant_read(self.poll_function)
+
+        self.finalize_function = factory.function(
+            self,
+            "FinalizeVideoFunction",
+            handler="handlers.finalize_video.handler",
+            description="videohook state FinalizeVideo: stream the provider's video into S3",
+            memory_size=1024,
+            timeout=Duration.minutes(15),
+        )
+        table.grant_read_write_data(self.finalize_function)
+        bucket.grant_put(self.finalize_function)
+        bucket.grant_read(self.finalize_function)
+        notifications.provider_keys_secret.grant_read(self.finalize_function)
+
+        self.fail_function = factory.function(
+            self,
+            "FailJobFunction",
+            handler="handlers.fail_job.handler",
+            description="videohook state RecordFailure: record a step's uncaught error on the job",
+        )
+        table.grant_read_write_data(self.fail_function)
+
+        self.publish_function = factory.function(
+            self,
+            "PublishEventFunction",
+            handler="handlers.publish_event.handler",
+            description="videohook state PublishEvent: publish the job's event to SNS",
+        )
+        table.grant_read_write_data(self.publish_function)
+        # The event carries a presigned download URL of the video, signed by this role.
+        bucket.grant_read(self.publish_function)
+        notifications.topic.grant_publish(self.publish_function)
+
+        self.deliver_function = factory.function(
+            self,
+            "DeliverWebhookFunction",
+            handler="handlers.deliver_webhook.handler",
+            description="videohook state DeliverWebhook: one signed POST to the caller's webhook",
+        )
+        # Reads the job's webhook_url; never writes the job.
+        table.grant_read_data(self.deliver_function)
+        notifications.webhook_secret.grant_read(self.deliver_function)
+
+        self._acknowledge_grants(storage)
+
+        # ---- states ------------------------------------------------------------
+        wait = sfn.Wait(
+            self,
+            "WaitForProvider",
+            comment="The provider's job is still queued or running",
+            time=sfn.WaitTime.seconds_path("$.wait_seconds"),
+        )
+        poll = self._invoke(
+            "PollProvider",
+            self.poll_function,
+            payload=sfn.TaskInput.from_json_path_at("$"),
+            comment="WorkflowInput {job_id, wait_seconds} -> PollResult {job_id, status, wait_seconds}",
+        )
+        is_done = sfn.Choice(self, "IsJobDone")
+        finalize = self._invoke(
+            "FinalizeVideo",
+            self.finalize_function,
+            payload=sfn.TaskInput.from_json_path_at("$"),
+            comment="PollResult -> FinalizeResult {job_id, status}",
+        )
+        record_failure = self._invoke(
+            "RecordFailure",
+            self.fail_function,
+            payload=sfn.TaskInput.from_object(
+                {"job_id": sfn.JsonPath.string_at("$.job_id"), "error": sfn.JsonPath.object_at("$.failure")}
+            ),
+            comment="{job_id, error: {Error, Cause}} -> FinalizeResult",
+        )
+        publish = self._invoke(
+            "PublishEvent",
+            self.publish_function,
+            payload=sfn.TaskInput.from_json_path_at("$"),
+            comment="{job_id, ...} -> {job_id, event_id, event}",
+        )
+        deliver = self._invoke(
+            "DeliverWebhook",
+            self.deliver_function,
+            payload=sfn.TaskInput.from_json_path_at("$"),
+            comment="{job_id, event_id, event} -> {job_id, delivered, status_code}",
+        )
+        done = sfn.Succeed(self, "Done")
+
+        catch_all = {"errors": [sfn.Errors.ALL], "result_path": "$.failure"}
+        poll.add_catch(record_failure, **catch_all)
+        finalize.add_catch(record_failure, **catch_all)
+
+        # A truncated or failed copy is retried from scratch (the aborted upload leaves nothing);
+        # after the last attempt the Catch records the job as failed with the copy error's code.
+        finalize.add_retry(
+            errors=RETRYABLE_COPY_ERRORS,
+            interval=Duration.seconds(10),
+            backoff_rate=2,
+            max_attempts=3,
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        deliver.add_retry(
+            errors=[WEBHOOK_DELIVERY_FAILED],
+            interval=Duration.seconds(5),
+            backoff_rate=3,
+            max_attempts=5,
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        # The job is already terminal and SNS already has the event: an undeliverable
+        # webhook ends the execution successfully, with the error kept for inspection.
+        deliver.add_catch(done, errors=[sfn.Errors.ALL], result_path="$.delivery_error")
+
+        finalize.next(publish)
+        record_failure.next(publish)
+        publish.next(deliver)
+        deliver.next(done)
+        is_done.when(
+            sfn.Condition.or_(
+                sfn.Condition.string_equals("$.status", "queued"),
+                sfn.Condition.string_equals("$.status", "running"),
+            ),
+            wait,
+        ).when(sfn.Condition.string_equals("$.status", "succeeded"), finalize).otherwise(publish)
+        definition = wait.next(poll).next(is_done)
+
+        # /aws/vendedlogs/ keeps Step Functions log delivery from growing the account's
+        # CloudWatch Logs resource policy (AWS's recommendation for vended logs).
+        self.log_group = logs.LogGroup(
+            self,
+            "StateMachineLogs",
+            log_group_name=f"/aws/vendedlogs/states/{Stack.of(self).stack_name}-Workflow",
+            retention=LOG_RETENTION,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            comment="videohook: wait for the provider, store the video, publish and deliver the event",
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            tracing_enabled=True,
+            # Safety net only: the poll step enforces the job deadline itself.
+            timeout=Duration.hours(24),
+            logs=sfn.LogOptions(
+                destination=self.log_group,
+                level=sfn.LogLevel.ALL,
+                include_execution_data=False,
+            ),
+        )
+        set_logical_id(self.state_machine, "StateMachine")
+        self._acknowledge_state_machine_role()
+
+    def _invoke(
+        self, state_name: str, function: lambda_.IFunction, *, payload: sfn.TaskInput, comment: str
+    ) -> tasks.LambdaInvoke:
+        task = tasks.LambdaInvoke(
+            self,
+            state_name,
+            lambda_function=function,
+            payload=payload,
+            output_path="$.Payload",
+            retry_on_service_exceptions=False,
+            comment=comment,
+        )
+        task.add_retry(
+            errors=LAMBDA_SERVICE_ERRORS,
+            interval=Duration.seconds(1),
+            backoff_rate=2,
+            max_attempts=6,
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        return task
+
+    def _acknowledge_grants(self, storage: Storage) -> None:
+        table = ref(storage.jobs_table)
+        bucket = ref(storage.video_bucket)
+        index_reason = (
+            "grant_*_data on the jobs table includes its indexes (<table>/index/*); "
+            "the only index is by_tenant, the table itself is named exactly."
+        )
+        for function in (
+            self.poll_function,
+            self.finalize_function,
+            self.fail_function,
+            self.publish_function,
+            self.deliver_function,
+        ):
+            acknowledge(function.role, f"AwsSolutions-IAM5[Resource::{table}/index/*]", index_reason)
+
+        objects_reason = (
+            "Object-level S3 actions need an object ARN: grants are scoped to the video bucket's "
+            "objects (<bucket>/*), not to other buckets."
+        )
+        read_actions = ("s3:GetObject*", "s3:GetBucket*", "s3:List*")
+        read_reason = (
+            "Bucket.grant_read's action groups (Get*/List* on this one bucket only): read-only, "
+            "needed to read back and presign the stored video."
+        )
+        for function in (self.finalize_function, self.publish_function):
+            acknowledge(function.role, f"AwsSolutions-IAM5[Resource::{bucket}/*]", objects_reason)
+            for action in read_actions:
+                acknowledge(function.role, f"AwsSolutions-IAM5[Action::{action}]", read_reason)
+        acknowledge(
+            self.finalize_function.role,
+            "AwsSolutions-IAM5[Action::s3:Abort*]",
+            "Bucket.grant_put's s3:Abort* = s3:AbortMultipartUpload, needed to clean up a failed "
+            "multipart copy of the video (video bucket objects only).",
+        )
+
+    def _acknowledge_state_machine_role(self) -> None:
+        role = self.state_machine.role
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Step Functions vended logging (logs:CreateLogDelivery, logs:*LogDelivery*, "
+            "logs:PutResourcePolicy, logs:DescribeResourcePolicies, logs:DescribeLogGroups) and X-Ray "
+            "(xray:PutTraceSegments, xray:PutTelemetryRecords, xray:GetSampling*) "
+            "support no resource scoping.",
+        )
+        for function in (
+            self.poll_function,
+            self.finalize_function,
+            self.fail_function,
+            self.publish_function,
+            self.deliver_function,
+        ):
+            acknowledge(
+                role,
+                f"AwsSolutions-IAM5[Resource::{ref(function)}:*]",
+                f"LambdaInvoke grants lambda:InvokeFunction on {function.node.id} and its versions/aliases "
+                "(<function arn>:*); only this workflow's own functions are invocable.",
+            )
