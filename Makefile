@@ -20,7 +20,7 @@ help:
 	@echo "make test   - run the whole test suite"
 	@echo "make dev    - run the local stack in the foreground on 127.0.0.1:\$${VIDEOHOOK_PORT:-8787}"
 	@echo "make synth  - synthesize the CDK app into cdk.out/ (no AWS credentials needed)"
-	@echo "make lint   - ruff"
+	@echo "make lint   - ruff: fix what it can and format"
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -36,6 +36,8 @@ demo: setup
 	$(PY) -m devstack.demo
 
 test: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m pytest
 
 dev: setup
@@ -57,7 +59,8 @@ synth: setup layer
 	@echo "template: cdk.out/Videohook.template.json"
 
 lint: setup
-	$(PY) -m ruff check .
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
 
 clean:
 	rm -rf $(VENV) $(TOOLS) build cdk.out .pytest_cache

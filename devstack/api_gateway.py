@@ -27,6 +27,27 @@ MAX_BODY_BYTES = 10 * 1024 * 1024
 # Routes that API Gateway serves without an API key.
 PUBLIC_PATHS = ("/v1/openapi.json",)
 RESOURCES = (("/v1/videos/", "/v1/videos/{id}"),)
+# API Gateway's own answers, unless the template customises them (AWS::ApiGateway::GatewayResponse).
+DEFAULT_GATEWAY_RESPONSES = {
+    "INVALID_API_KEY": (403, b'{"message":"Forbidden"}'),
+    "REQUEST_TOO_LARGE": (413, b'{"message":"Request Too Long"}'),
+}
+
+
+def gateway_responses_from_template(template: dict[str, Any]) -> dict[str, tuple[int, bytes]]:
+    responses = dict(DEFAULT_GATEWAY_RESPONSES)
+    for resource in template.get("Resources", {}).values():
+        if resource["Type"] != "AWS::ApiGateway::GatewayResponse":
+            continue
+        props = resource["Properties"]
+        kind = props["ResponseType"]
+        status, body = responses.get(kind, (500, b""))
+        body_template = props.get("ResponseTemplates", {}).get("application/json")
+        responses[kind] = (
+            int(props.get("StatusCode", status)),
+            body_template.encode() if body_template else body,
+        )
+    return responses
 
 
 def tenant_id_for(api_key: str) -> str:
@@ -72,7 +93,8 @@ def build_event(
             "accountId": "123456789012",
             "apiId": "local",
             "identity": {
-                "apiKey": None,  # API Gateway passes the key; we keep it out of events and logs
+                # API Gateway passes the key here too; the emulator leaves it out (the header still has it).
+                "apiKey": None,
                 "apiKeyId": api_key_id,
                 "sourceIp": source_ip,
                 "userAgent": headers.get("user-agent"),
@@ -89,10 +111,12 @@ class ApiGatewayEmulator:
         handler: Callable[[dict[str, Any], Any], dict[str, Any]],
         api_keys: list[str],
         *,
+        gateway_responses: dict[str, tuple[int, bytes]] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         self._handler = handler
+        self._gateway_responses = gateway_responses or DEFAULT_GATEWAY_RESPONSES
         self._tenants = {key: tenant_id_for(key) for key in api_keys}
         emulator = self
 
@@ -124,7 +148,9 @@ class ApiGatewayEmulator:
         self._server.shutdown()
         self._server.server_close()
 
-    def _reply(self, request: BaseHTTPRequestHandler, status: int, body: bytes, headers: dict[str, str]) -> None:
+    def _reply(
+        self, request: BaseHTTPRequestHandler, status: int, body: bytes, headers: dict[str, str]
+    ) -> None:
         request.send_response(status)
         for name, value in headers.items():
             if name.lower() not in ("content-length", "connection"):
@@ -138,7 +164,7 @@ class ApiGatewayEmulator:
         length = int(request.headers.get("Content-Length") or 0)
         if length > MAX_BODY_BYTES:
             request.close_connection = True
-            self._reply(request, 413, b'{"message":"Request Too Long"}', json_headers)
+            self._reply(request, *self._gateway_responses["REQUEST_TOO_LARGE"], json_headers)
             return
         body = request.rfile.read(length) if length else b""
         headers = {name.lower(): value for name, value in request.headers.items()}
@@ -146,7 +172,7 @@ class ApiGatewayEmulator:
         api_key = headers.get("x-api-key")
         tenant = self._tenants.get(api_key or "")
         if tenant is None and path not in PUBLIC_PATHS:
-            self._reply(request, 403, b'{"message":"Forbidden"}', json_headers)
+            self._reply(request, *self._gateway_responses["INVALID_API_KEY"], json_headers)
             return
         event = build_event(request.command, request.path, headers, body, tenant, request.client_address[0])
         try:

@@ -33,7 +33,11 @@ def run_demo(stack: LocalStack) -> list[str]:
     receiver = WebhookReceiver()
     image = base64.b64encode((REPO / "events" / "first-frame.png").read_bytes()).decode()
     jobs = {
-        "text-to-video": {"prompt": "A candle flickers on a wooden table.", "duration": 2, "resolution": "480p"},
+        "text-to-video": {
+            "prompt": "A candle flickers on a wooden table.",
+            "duration": 2,
+            "resolution": "480p",
+        },
         "image-to-video": {
             "prompt": "Animate the clouds drifting across the sky.",
             "image": {"url": f"data:image/png;base64,{image}"},
@@ -46,7 +50,9 @@ def run_demo(stack: LocalStack) -> list[str]:
     started = time.monotonic()
     ids: dict[str, str] = {}
     for name, body in jobs.items():
-        answer = api.post("/v1/videos", json={**body, "webhook_url": receiver.url, "metadata": {"demo": name}})
+        answer = api.post(
+            "/v1/videos", json={**body, "webhook_url": receiver.url, "metadata": {"demo": name}}
+        )
         if answer.status_code != 202:
             problems.append(f"{name}: submit answered {answer.status_code} {answer.text}")
             continue

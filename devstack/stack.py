@@ -102,7 +102,7 @@ class LocalStack:
         from moto.server import ThreadedMotoServer
 
         from devstack import lambda_bridge, time_scale
-        from devstack.api_gateway import ApiGatewayEmulator
+        from devstack.api_gateway import ApiGatewayEmulator, gateway_responses_from_template
         from devstack.template import TemplateResolver, create_resources
 
         template = self.config.template
@@ -162,7 +162,12 @@ class LocalStack:
         get_settings.cache_clear()
 
         api_handler = lambda_bridge.resolve_handler("handlers.api.handler")
-        self.api = ApiGatewayEmulator(api_handler, self.config.api_keys, port=self.config.port).start()
+        self.api = ApiGatewayEmulator(
+            api_handler,
+            self.config.api_keys,
+            gateway_responses=gateway_responses_from_template(template),
+            port=self.config.port,
+        ).start()
         return self
 
     def stop(self) -> None:

@@ -71,14 +71,18 @@ class TemplateResolver:
             return LocalResource(logical_id, kind, props, name, name, {"Arn": arn})
         if kind == "AWS::S3::Bucket":
             arn = f"arn:{PARTITION}:s3:::{name}"
-            return LocalResource(logical_id, kind, props, name, name, {"Arn": arn, "RegionalDomainName": name})
+            return LocalResource(
+                logical_id, kind, props, name, name, {"Arn": arn, "RegionalDomainName": name}
+            )
         if kind == "AWS::SNS::Topic":
             arn = f"arn:{PARTITION}:sns:{r}:{a}:{name}"
             return LocalResource(logical_id, kind, props, name, arn, {"TopicArn": arn, "TopicName": name})
         if kind == "AWS::SQS::Queue":
             arn = f"arn:{PARTITION}:sqs:{r}:{a}:{name}"
             url = f"{self.endpoint}/{a}/{name}"
-            return LocalResource(logical_id, kind, props, name, url, {"Arn": arn, "QueueName": name, "QueueUrl": url})
+            return LocalResource(
+                logical_id, kind, props, name, url, {"Arn": arn, "QueueName": name, "QueueUrl": url}
+            )
         if kind == "AWS::SecretsManager::Secret":
             # moto appends a random suffix to secret ARNs; the real one is filled in at creation.
             return LocalResource(logical_id, kind, props, name, name, {})
@@ -124,7 +128,7 @@ class TemplateResolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self._ref(arg)
             if key == "Fn::GetAtt":
@@ -154,7 +158,8 @@ class TemplateResolver:
                 return self._get_att(*name.split(".", 1))
             return self._ref(name)
 
-        return re.sub(r"\$\{([^}!][^}]*)\}", replace, text)
+        resolved = re.sub(r"\$\{([^}!][^}]*)\}", replace, text)
+        return resolved.replace("${!", "${")  # CloudFormation's escape for a literal ${
 
 
 def _lambda_zip() -> bytes:
@@ -173,8 +178,10 @@ def create_resources(
     `secret_values` maps a secret's logical id to the value to store in it.
     """
     endpoint = resolver.endpoint
-    clients = {name: session.client(name, endpoint_url=endpoint) for name in
-               ("dynamodb", "s3", "sns", "sqs", "secretsmanager", "lambda", "stepfunctions", "iam")}
+    clients = {
+        name: session.client(name, endpoint_url=endpoint)
+        for name in ("dynamodb", "s3", "sns", "sqs", "secretsmanager", "lambda", "stepfunctions", "iam")
+    }
 
     for table in resolver.of_type("AWS::DynamoDB::Table"):
         props = table.properties
@@ -189,7 +196,9 @@ def create_resources(
         clients["dynamodb"].create_table(**args)
         ttl = props.get("TimeToLiveSpecification")
         if ttl:
-            clients["dynamodb"].update_time_to_live(TableName=table.physical_name, TimeToLiveSpecification=ttl)
+            clients["dynamodb"].update_time_to_live(
+                TableName=table.physical_name, TimeToLiveSpecification=ttl
+            )
 
     for bucket in resolver.of_type("AWS::S3::Bucket"):
         if resolver.region == "us-east-1":

@@ -61,7 +61,9 @@ def local_stack():
     from devstack.stack import LocalStack, LocalStackConfig, new_webhook_secret
 
     stack = LocalStack(
-        LocalStackConfig(port=0, api_keys=[API_KEY], time_scale=E2E_TIME_SCALE, webhook_secret=new_webhook_secret())
+        LocalStackConfig(
+            port=0, api_keys=[API_KEY], time_scale=E2E_TIME_SCALE, webhook_secret=new_webhook_secret()
+        )
     ).start()
     yield stack
     stack.stop()

@@ -49,14 +49,20 @@ def handle_validation_error(error: RequestValidationError) -> Response:
         return _error(ApiError(400, "missing_body", "a JSON request body is required"))
     codes = {"missing": "missing_field", "extra_forbidden": "unknown_field"}
     message = first.get("msg", "invalid request")
-    return _error(ApiError(400, codes.get(kind, "invalid_field"), f"{field}: {message}" if field else message, field=field))
+    return _error(
+        ApiError(
+            400, codes.get(kind, "invalid_field"), f"{field}: {message}" if field else message, field=field
+        )
+    )
 
 
 @app.post(
     "/v1/videos",
     summary="Start a video job",
-    responses={202: {"description": "Accepted", "content": {JSON: {"model": JobView}}},
-               400: {"description": "Bad request", "content": {JSON: {"model": ErrorResponse}}}},
+    responses={
+        202: {"description": "Accepted", "content": {JSON: {"model": JobView}}},
+        400: {"description": "Bad request", "content": {JSON: {"model": ErrorResponse}}},
+    },
 )
 def create_video(request: CreateVideoRequest) -> Response[JobView]:
     runtime = get_runtime()
@@ -67,12 +73,16 @@ def create_video(request: CreateVideoRequest) -> Response[JobView]:
 @app.get(
     "/v1/videos/<job_id>",
     summary="Get a video job",
-    responses={200: {"description": "The job", "content": {JSON: {"model": JobView}}},
-               404: {"description": "Not found", "content": {JSON: {"model": ErrorResponse}}}},
+    responses={
+        200: {"description": "The job", "content": {JSON: {"model": JobView}}},
+        404: {"description": "Not found", "content": {JSON: {"model": ErrorResponse}}},
+    },
 )
 def get_video(job_id: Annotated[str, Path(min_length=1, max_length=64)]) -> Response[JobView]:
     return Response(
-        status_code=200, content_type=JSON, body=service.get_job(get_runtime(), job_id, tenant_id=_tenant_id())
+        status_code=200,
+        content_type=JSON,
+        body=service.get_job(get_runtime(), job_id, tenant_id=_tenant_id()),
     )
 
 

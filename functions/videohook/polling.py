@@ -8,6 +8,8 @@ predicted to remain, so that polls get denser as the end approaches, within
 
 from __future__ import annotations
 
+import math
+
 MIN_WAIT_SECONDS = 1
 MAX_WAIT_SECONDS = 30
 DEFAULT_DURATION_SECONDS = 8
@@ -20,7 +22,9 @@ def expected_generation_seconds(duration: int | None, resolution: str | None) ->
 
 
 def _clamp(seconds: float) -> int:
-    return int(max(MIN_WAIT_SECONDS, min(MAX_WAIT_SECONDS, round(seconds))))
+    if math.isnan(seconds):
+        return MAX_WAIT_SECONDS
+    return round(max(MIN_WAIT_SECONDS, min(MAX_WAIT_SECONDS, seconds)))
 
 
 def first_wait_seconds(duration: int | None, resolution: str | None) -> int:

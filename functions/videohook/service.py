@@ -99,9 +99,7 @@ def _validate_image_url(url: str, field: str) -> None:
         if not decoded:
             raise ApiError(400, "invalid_image", "the data URI holds no image", field=field)
         if len(decoded) > MAX_IMAGE_BYTES:
-            raise ApiError(
-                413, "image_too_large", f"the image exceeds {MAX_IMAGE_BYTES} bytes", field=field
-            )
+            raise ApiError(413, "image_too_large", f"the image exceeds {MAX_IMAGE_BYTES} bytes", field=field)
         return
     if not url.startswith("https://") or len(url) <= len("https://"):
         raise ApiError(400, "invalid_image", "image URLs must be https URLs or data URIs", field=field)
@@ -113,9 +111,7 @@ def _validate_request(request: CreateVideoRequest, contract: ProviderName, runti
     if not request.prompt.strip():
         raise ApiError(400, "invalid_prompt", "prompt must not be blank", field="prompt")
     if request.model is not None and request.model not in KNOWN_MODELS:
-        raise ApiError(
-            400, "unknown_model", f"model must be one of {', '.join(KNOWN_MODELS)}", field="model"
-        )
+        raise ApiError(400, "unknown_model", f"model must be one of {', '.join(KNOWN_MODELS)}", field="model")
     model = request.model or runtime.settings.default_model
     if request.resolution == "1080p" and model in MODELS_WITHOUT_1080P:
         raise ApiError(400, "unsupported_resolution", f"{model} has no 1080p", field="resolution")
@@ -124,7 +120,10 @@ def _validate_request(request: CreateVideoRequest, contract: ProviderName, runti
     if request.reference_images is not None:
         if request.image is not None:
             raise ApiError(
-                400, "conflicting_inputs", "send image or reference_images, not both", field="reference_images"
+                400,
+                "conflicting_inputs",
+                "send image or reference_images, not both",
+                field="reference_images",
             )
         if contract is not ProviderName.AIMLAPI:
             raise ApiError(
@@ -136,11 +135,17 @@ def _validate_request(request: CreateVideoRequest, contract: ProviderName, runti
         for index, url in enumerate(request.reference_images):
             if not url.startswith("https://"):
                 raise ApiError(
-                    400, "invalid_image", "reference images must be https URLs", field=f"reference_images.{index}"
+                    400,
+                    "invalid_image",
+                    "reference images must be https URLs",
+                    field=f"reference_images.{index}",
                 )
     if request.metadata is not None and len(json.dumps(request.metadata)) > MAX_METADATA_BYTES:
         raise ApiError(
-            400, "metadata_too_large", f"metadata exceeds {MAX_METADATA_BYTES} bytes of JSON", field="metadata"
+            400,
+            "metadata_too_large",
+            f"metadata exceeds {MAX_METADATA_BYTES} bytes of JSON",
+            field="metadata",
         )
     if request.webhook_url is not None:
         try:
@@ -184,7 +189,9 @@ def submit_job(runtime: Runtime, request: CreateVideoRequest, *, tenant_id: str)
     try:
         runtime.provider_key(provider)
     except ProviderNotConfigured as error:
-        raise ApiError(400 if request.provider else 503, "provider_not_configured", str(error), field="provider")
+        raise ApiError(
+            400 if request.provider else 503, "provider_not_configured", str(error), field="provider"
+        ) from error
 
     now = utc_now()
     job = Job(
@@ -297,7 +304,10 @@ def poll_job(runtime: Runtime, job_input: WorkflowInput) -> PollResult:
     except ProviderTransient as error:
         retry_after = error.retry_after
         job.consecutive_poll_errors += 1
-        if isinstance(error, ProviderMalformed) and job.consecutive_poll_errors >= MAX_CONSECUTIVE_POLL_ERRORS:
+        if (
+            isinstance(error, ProviderMalformed)
+            and job.consecutive_poll_errors >= MAX_CONSECUTIVE_POLL_ERRORS
+        ):
             job.status = JobStatus.FAILED
             job.error = JobError(code=error.code, message=error.message)
         logger.warning("provider poll failed", extra={"code": error.code, "status_code": error.status_code})
@@ -390,16 +400,24 @@ def finalize_job(runtime: Runtime, job_id: str) -> FinalizeResult:
     return FinalizeResult(job_id=job.id, status=result.status)
 
 
+_WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
 def _error_code(error_name: str) -> str:
-    """A retried-out copy error keeps its own code; other names become snake case."""
+    """A retried-out copy error keeps its own code; other names become snake case.
+
+    `States.Timeout` -> `workflow_timeout`, `Lambda.ServiceException` -> `lambda_service_exception`,
+    `JSONDecodeError` -> `json_decode_error`.
+    """
     from videohook import s3_copier
 
     error_class = getattr(s3_copier, error_name, None)
     if isinstance(error_class, type) and issubclass(error_class, s3_copier.VideoCopyError):
         return error_class.code
     if error_name.startswith("States."):
-        return "workflow_" + re.sub(r"(?<!^)(?=[A-Z])", "_", error_name.removeprefix("States.")).lower()
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", error_name).lower() or "internal_error"
+        error_name = "Workflow." + error_name.removeprefix("States.")
+    words = [_WORD_BOUNDARY.sub("_", part) for part in error_name.split(".") if part]
+    return "_".join(words).lower() or "internal_error"
 
 
 def fail_job(runtime: Runtime, job_id: str, error: dict[str, Any]) -> FinalizeResult:
@@ -469,6 +487,8 @@ def deliver_event(runtime: Runtime, job_id: str, event_id: str, event: dict[str,
         client=runtime.http,
     )
     if not attempt.delivered:
-        logger.warning("webhook not delivered", extra={"status_code": attempt.status_code, "error": attempt.error})
+        logger.warning(
+            "webhook not delivered", extra={"status_code": attempt.status_code, "error": attempt.error}
+        )
         raise WebhookDeliveryFailed(f"webhook answered {attempt.status_code or attempt.error}")
     return {"job_id": job_id, "delivered": True, "status_code": attempt.status_code}

@@ -77,8 +77,13 @@ def test_text_to_video_succeeds_with_verified_webhook_sns_and_s3_bytes(local_sta
     invocations_before = lambda_bridge.invocations.get("handlers.poll_provider.handler", 0)
     answer = api.post(
         "/v1/videos",
-        json={"prompt": "A candle flickers on a wooden table.", "duration": 2, "resolution": "480p",
-              "webhook_url": receiver.url, "metadata": {"order": 42}},
+        json={
+            "prompt": "A candle flickers on a wooden table.",
+            "duration": 2,
+            "resolution": "480p",
+            "webhook_url": receiver.url,
+            "metadata": {"order": 42},
+        },
     )
     assert answer.status_code == 202, answer.text
     job = answer.json()
@@ -111,8 +116,14 @@ def test_image_to_video_sends_the_data_uri_to_the_provider(local_stack, api, rec
     image = base64.b64encode((REPO / "events" / "first-frame.png").read_bytes()).decode()
     answer = api.post(
         "/v1/videos",
-        json={"prompt": "Animate the clouds drifting.", "image": {"url": f"data:image/png;base64,{image}"},
-              "duration": 1, "resolution": "720p", "aspect_ratio": "16:9", "webhook_url": receiver.url},
+        json={
+            "prompt": "Animate the clouds drifting.",
+            "image": {"url": f"data:image/png;base64,{image}"},
+            "duration": 1,
+            "resolution": "720p",
+            "aspect_ratio": "16:9",
+            "webhook_url": receiver.url,
+        },
     )
     assert answer.status_code == 202, answer.text
     job_id = answer.json()["id"]
@@ -158,4 +169,68 @@ def test_requests_without_a_known_api_key_are_forbidden(local_stack, api):
 
     answer = httpx.post(f"{local_stack.url}/v1/videos", json={"prompt": "x"}, headers={"x-api-key": "nope"})
     assert answer.status_code == 403
+    # The template's gateway response, as API Gateway would answer.
+    assert answer.json()["error"]["code"] == "forbidden"
     assert api.get("/v1/videos/vid_doesnotexist").status_code == 404
+
+
+def _run_to_webhook(api, local_stack, receiver, body: dict) -> tuple[dict, dict]:
+    answer = api.post("/v1/videos", json={**body, "webhook_url": receiver.url})
+    assert answer.status_code == 202, answer.text
+    job_id = answer.json()["id"]
+    event = _wait_for_webhook(receiver, local_stack.webhook_secret, job_id)["event"]
+    return event, api.get(f"/v1/videos/{job_id}").json()
+
+
+@pytest.mark.parametrize(
+    ("directive", "status", "event_type", "error_code"),
+    [
+        ("sandbox:outcome=expired", "expired", "video.expired", "provider_expired"),
+        ("sandbox:outcome=moderated", "failed", "video.failed", "moderation_blocked"),
+    ],
+)
+def test_every_provider_outcome_ends_terminal_with_a_notification(
+    local_stack, api, receiver, directive, status, event_type, error_code
+):
+    event, final = _run_to_webhook(
+        api, local_stack, receiver, {"prompt": f"A quiet lake {directive}", "duration": 1}
+    )
+    assert (final["status"], event["type"], final["error"]["code"]) == (status, event_type, error_code)
+    assert final["video"] is None
+
+
+def test_a_truncated_download_is_retried_then_fails_and_leaves_nothing_in_s3(local_stack, api, receiver):
+    event, final = _run_to_webhook(
+        api,
+        local_stack,
+        receiver,
+        {"prompt": "A waterfall sandbox:truncate=70000 sandbox:bytes=200000", "duration": 1},
+    )
+    assert final["status"] == "failed" and event["type"] == "video.failed"
+    assert final["error"]["code"] == "download_incomplete"
+    assert final["video"] is None
+    sandbox_job = local_stack.sandbox.job(final["provider_request_id"])
+    assert sandbox_job["downloads"] == 4  # FinalizeVideo's retrier: the first attempt and 3 retries
+    s3 = boto3.client("s3")
+    bucket = local_stack.environment["VIDEOHOOK_VIDEO_BUCKET"]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    assert not [key for key in keys if final["id"] in key]
+    assert not s3.list_multipart_uploads(Bucket=bucket).get("Uploads")
+
+
+@pytest.fixture
+def short_deadline(monkeypatch):
+    from videohook.config import get_settings
+
+    monkeypatch.setenv("VIDEOHOOK_JOB_DEADLINE_SECONDS", "60")
+    get_settings.cache_clear()
+    yield
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def test_a_job_past_its_deadline_expires_with_a_webhook(local_stack, api, receiver, short_deadline):
+    # 60 s of deadline under the e2e time scale is about a second; the sandbox job would take hours.
+    event, final = _run_to_webhook(api, local_stack, receiver, {"prompt": "A glacier sandbox:seconds=100000"})
+    assert final["status"] == "expired" and event["type"] == "video.expired"
+    assert final["error"]["code"] == "deadline_exceeded"

@@ -18,6 +18,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
+
 from videohook.s3_copier import (
     CopyResult,
     FullReadStream,

@@ -50,7 +50,14 @@ def seeded_jobs(local_stack, receiver):
 
 def test_every_handler_has_a_sample_event():
     handlers = {p.stem for p in (REPO / "functions" / "handlers").glob("*.py") if p.stem != "__init__"}
-    assert handlers >= {"api", "poll_provider", "finalize_video", "fail_job", "publish_event", "deliver_webhook"}
+    assert handlers >= {
+        "api",
+        "poll_provider",
+        "finalize_video",
+        "fail_job",
+        "publish_event",
+        "deliver_webhook",
+    }
     for handler in handlers:
         assert list(EVENTS.glob(f"{handler}*.json")), f"no sample event for {handler}"
 
@@ -61,7 +68,9 @@ def test_api_create_event_starts_a_job(local_stack):
     job = json.loads(answer["body"])
     assert job["status"] == "queued" and job["metadata"] == {"order_id": "A-1042"}
     execution = boto3.client("stepfunctions").describe_execution(
-        executionArn=local_stack.environment["VIDEOHOOK_STATE_MACHINE_ARN"].replace(":stateMachine:", ":execution:")
+        executionArn=local_stack.environment["VIDEOHOOK_STATE_MACHINE_ARN"].replace(
+            ":stateMachine:", ":execution:"
+        )
         + f":{job['id']}"
     )
     assert execution["name"] == job["id"]

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
+
 from videohook.webhooks import MAX_RESPONSE_BYTES, DeliveryAttempt, deliver_webhook
 
 SECRET = "whsec_" + base64.b64encode(b"receiver-test-secret-0123456789!!").decode()

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from videohook.config import Settings
 from videohook.models import JobStatus, ProviderName
 from videohook.providers import (
@@ -36,7 +37,10 @@ from videohook.providers.xai import XaiAdapter
 BASE = "https://provider.invalid"
 KEY = "sk-test-SUPERSECRET-0123456789"
 VIDEO = "https://vidgen.x.ai/xai-vidgen-bucket/xai-video-abc.mp4"
-DATA_URI = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+DATA_URI = (
+    "data:image/png;base64,"
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
 
 Reply = httpx.Response | Callable[[httpx.Request], httpx.Response]
 ALL_ADAPTERS = [XaiAdapter, CometApiAdapter, AimlApiAdapter]

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
+
 from videohook.webhooks import (
     WebhookUrlRejected,
     is_forbidden_address,

@@ -180,7 +180,10 @@ def job_error(value: object, *, default_message: str, default_code: str = "provi
 
 
 def provider_message(response: httpx.Response) -> str:
-    """The provider's own words about an error: `error.message`, `message`, `detail`, `error`, else the text."""
+    """The provider's own words about an error.
+
+    From `error.message`, `message`, `detail` or `error`, else the body text.
+    """
     try:
         body = response.json()
     except ValueError:

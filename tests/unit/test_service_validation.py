@@ -1,0 +1,814 @@
+"""service.submit_job / poll_job and helpers against a fake runtime (no AWS, no HTTP, no sleeping)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from videohook import polling, service
+from videohook.config import Settings
+from videohook.errors import ApiError
+from videohook.job_store import JobAlreadyTerminal, JobNotFound
+from videohook.models import (
+    CreateVideoRequest,
+    Job,
+    JobError,
+    JobStatus,
+    PollResult,
+    ProviderName,
+    WorkflowInput,
+    utc_now,
+)
+from videohook.providers.base import (
+    GenerationRequest,
+    ProviderAuthError,
+    ProviderError,
+    ProviderJobState,
+    ProviderMalformed,
+    ProviderRejected,
+    ProviderTransient,
+    ProviderUnsupported,
+)
+from videohook.runtime import ProviderNotConfigured
+
+STATE_MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:videohook-test"
+PNG_DATA_URI = (
+    "data:image/png;base64,"
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
+PUBLIC_WEBHOOK = "https://93.184.215.14/hooks/videohook"  # a public IP literal: no DNS lookup
+ALL_KEYS = {p: f"key-{p.value}" for p in ProviderName}
+
+
+# ---- fakes -----------------------------------------------------------------------
+
+
+class FakeStore:
+    """In-memory JobStore with the same terminal-state condition on update."""
+
+    def __init__(self, log: list[tuple[str, Any]]) -> None:
+        self.log = log
+        self.jobs: dict[str, Job] = {}
+        self.before_update: Callable[[Job], None] | None = None
+
+    def create(self, job: Job) -> None:
+        self.log.append(("store.create", job.model_copy(deep=True)))
+        assert job.id not in self.jobs
+        self.jobs[job.id] = job.model_copy(deep=True)
+
+    def get(self, job_id: str) -> Job:
+        if job_id not in self.jobs:
+            raise JobNotFound(job_id)
+        return self.jobs[job_id].model_copy(deep=True)
+
+    def get_for_tenant(self, job_id: str, tenant_id: str) -> Job:
+        job = self.get(job_id)
+        if job.tenant_id != tenant_id:
+            raise JobNotFound(job_id)
+        return job
+
+    def update(self, job: Job, *, allow_after_terminal: bool = False) -> None:
+        self.log.append(("store.update", job.model_copy(deep=True)))
+        if self.before_update is not None:
+            self.before_update(job)
+        stored = self.jobs.get(job.id)
+        if stored is None or (stored.status.is_terminal and not allow_after_terminal):
+            raise JobAlreadyTerminal(job.id)
+        self.jobs[job.id] = job.model_copy(deep=True)
+
+    def delete(self, job_id: str) -> None:
+        self.log.append(("store.delete", job_id))
+        self.jobs.pop(job_id, None)
+
+
+class FakeAdapter:
+    """Each call takes the next scripted outcome: a value to return or an exception to raise."""
+
+    def __init__(self, log: list[tuple[str, Any]]) -> None:
+        self.log = log
+        self.submit_outcomes: list[Any] = []
+        self.poll_outcomes: list[Any] = []
+
+    def _next(self, outcomes: list[Any], default: Any) -> Any:
+        outcome = outcomes.pop(0) if outcomes else default
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def submit(self, request: GenerationRequest) -> str:
+        self.log.append(("adapter.submit", request))
+        return self._next(self.submit_outcomes, "req-123")
+
+    def poll(self, request_id: str) -> ProviderJobState:
+        self.log.append(("adapter.poll", request_id))
+        return self._next(self.poll_outcomes, ProviderJobState(status=JobStatus.RUNNING))
+
+
+class FakeSfn:
+    def __init__(self, log: list[tuple[str, Any]]) -> None:
+        self.log = log
+
+    def start_execution(self, **kwargs: Any) -> dict[str, str]:
+        self.log.append(("sfn.start_execution", kwargs))
+        return {"executionArn": f"{STATE_MACHINE_ARN}:{kwargs['name']}"}
+
+
+class FakeRuntime:
+    def __init__(self, settings: Settings | None = None, keys: dict[ProviderName, str] | None = None) -> None:
+        self.settings = settings or Settings(state_machine_arn=STATE_MACHINE_ARN)
+        self.keys = dict(ALL_KEYS if keys is None else keys)
+        self.log: list[tuple[str, Any]] = []
+        self.store = FakeStore(self.log)
+        self.sfn = FakeSfn(self.log)
+        self._adapter = FakeAdapter(self.log)
+
+    def provider_key(self, provider: ProviderName) -> str:
+        if not self.keys.get(provider):
+            raise ProviderNotConfigured(provider)
+        return self.keys[provider]
+
+    def adapter(self, provider: ProviderName) -> FakeAdapter:
+        self.log.append(("runtime.adapter", provider))
+        self.provider_key(provider)
+        return self._adapter
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.log]
+
+    def calls(self, name: str) -> list[Any]:
+        return [value for logged, value in self.log if logged == name]
+
+
+@pytest.fixture
+def runtime() -> FakeRuntime:
+    return FakeRuntime()
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    delays: list[float] = []
+    monkeypatch.setattr(service.time, "sleep", delays.append)
+    return delays
+
+
+def request(**values: Any) -> CreateVideoRequest:
+    return CreateVideoRequest(**{"prompt": "a red fox running through snow", **values})
+
+
+# ---- submit: rejections ------------------------------------------------------------
+
+# A data URI whose payload decodes to one 3-byte group more than MAX_IMAGE_BYTES.
+TOO_LARGE_DATA_URI = "data:image/png;base64," + "A" * ((service.MAX_IMAGE_BYTES // 3 + 1) * 4)
+
+REJECTIONS: list[tuple[str, dict[str, Any], int, str, str]] = [
+    ("blank prompt", {"prompt": "   \n\t"}, 400, "invalid_prompt", "prompt"),
+    ("unknown model", {"model": "grok-2-video"}, 400, "unknown_model", "model"),
+    (
+        "1080p explicit model",
+        {"model": "grok-imagine-video", "resolution": "1080p"},
+        400,
+        "unsupported_resolution",
+        "resolution",
+    ),
+    ("1080p default model", {"resolution": "1080p"}, 400, "unsupported_resolution", "resolution"),
+    (
+        "data uri gif",
+        {"image": {"url": "data:image/gif;base64,R0lGODlhAQABAAAAACw="}},
+        400,
+        "invalid_image",
+        "image.url",
+    ),
+    (
+        "data uri not base64 alphabet",
+        {"image": {"url": "data:image/png;base64,not*base64!"}},
+        400,
+        "invalid_image",
+        "image.url",
+    ),
+    (
+        "data uri bad padding",
+        {"image": {"url": "data:image/png;base64,abcde"}},
+        400,
+        "invalid_image",
+        "image.url",
+    ),
+    ("data uri empty", {"image": {"url": "data:image/png;base64,===="}}, 400, "invalid_image", "image.url"),
+    ("data uri too large", {"image": {"url": TOO_LARGE_DATA_URI}}, 413, "image_too_large", "image.url"),
+    ("http image", {"image": {"url": "http://example.com/first.png"}}, 400, "invalid_image", "image.url"),
+    ("bare https", {"image": {"url": "https://"}}, 400, "invalid_image", "image.url"),
+    ("ftp image", {"image": {"url": "ftp://example.com/first.png"}}, 400, "invalid_image", "image.url"),
+    (
+        "image and reference images",
+        {
+            "provider": "aimlapi",
+            "image": {"url": "https://example.com/a.png"},
+            "reference_images": ["https://example.com/b.png"],
+        },
+        400,
+        "conflicting_inputs",
+        "reference_images",
+    ),
+    (
+        "reference images on default (sandbox speaking xai)",
+        {"reference_images": ["https://example.com/b.png"]},
+        400,
+        "unsupported_by_provider",
+        "reference_images",
+    ),
+    (
+        "reference images on xai",
+        {"provider": "xai", "reference_images": ["https://example.com/b.png"]},
+        400,
+        "unsupported_by_provider",
+        "reference_images",
+    ),
+    (
+        "reference images on cometapi",
+        {"provider": "cometapi", "reference_images": ["https://example.com/b.png"]},
+        400,
+        "unsupported_by_provider",
+        "reference_images",
+    ),
+    (
+        "http reference image",
+        {
+            "provider": "aimlapi",
+            "reference_images": ["https://example.com/a.png", "http://example.com/b.png"],
+        },
+        400,
+        "invalid_image",
+        "reference_images.1",
+    ),
+    ("metadata too large", {"metadata": {"blob": "x" * 4096}}, 400, "metadata_too_large", "metadata"),
+    (
+        "webhook to private ip",
+        {"webhook_url": "https://10.0.0.7/hook"},
+        400,
+        "invalid_webhook_url",
+        "webhook_url",
+    ),
+    (
+        "webhook to 192.168",
+        {"webhook_url": "https://192.168.1.20/hook"},
+        400,
+        "invalid_webhook_url",
+        "webhook_url",
+    ),
+    (
+        "webhook to loopback",
+        {"webhook_url": "https://127.0.0.1:9000/hook"},
+        400,
+        "invalid_webhook_url",
+        "webhook_url",
+    ),
+    (
+        "webhook to metadata service",
+        {"webhook_url": "https://169.254.169.254/latest"},
+        400,
+        "invalid_webhook_url",
+        "webhook_url",
+    ),
+    (
+        "webhook over http",
+        {"webhook_url": "http://93.184.215.14/hook"},
+        400,
+        "invalid_webhook_url",
+        "webhook_url",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("values", "status", "code", "field"),
+    [pytest.param(values, status, code, field, id=name) for name, values, status, code, field in REJECTIONS],
+)
+def test_submit_rejections(
+    runtime: FakeRuntime, values: dict[str, Any], status: int, code: str, field: str
+) -> None:
+    with pytest.raises(ApiError) as caught:
+        service.submit_job(runtime, request(**values), tenant_id="key_t")
+    error = caught.value
+    assert (error.status, error.code, error.field) == (status, code, field)
+    assert error.message
+    assert error.body() == {"error": {"code": code, "message": error.message, "field": field}}
+    assert runtime.log == [], "nothing may be stored, submitted or started for a rejected request"
+    assert runtime.store.jobs == {}
+
+
+@pytest.mark.parametrize(
+    ("provider", "status"),
+    [(ProviderName.COMETAPI, 400), (ProviderName.AIMLAPI, 400), (None, 503)],
+)
+def test_unconfigured_provider_key(provider: ProviderName | None, status: int) -> None:
+    # 400 when the caller named the provider, 503 when it is the deployment's default (sandbox).
+    missing = provider or ProviderName.SANDBOX
+    runtime = FakeRuntime(keys={p: k for p, k in ALL_KEYS.items() if p is not missing})
+    values = {"provider": provider.value} if provider else {}
+    with pytest.raises(ApiError) as caught:
+        service.submit_job(runtime, request(**values), tenant_id="key_t")
+    assert (caught.value.status, caught.value.code, caught.value.field) == (
+        status,
+        "provider_not_configured",
+        "provider",
+    )
+    assert missing.value in caught.value.message
+    assert runtime.log == []
+
+
+def test_metadata_limit_boundary(runtime: FakeRuntime) -> None:
+    overhead = len(json.dumps({"blob": ""}))
+    at_limit = {"blob": "x" * (service.MAX_METADATA_BYTES - overhead)}
+    assert len(json.dumps(at_limit)) == service.MAX_METADATA_BYTES
+    service.submit_job(runtime, request(metadata=at_limit), tenant_id="key_t")
+    over = {"blob": "x" * (service.MAX_METADATA_BYTES - overhead + 1)}
+    with pytest.raises(ApiError) as caught:
+        service.submit_job(FakeRuntime(), request(metadata=over), tenant_id="key_t")
+    assert caught.value.code == "metadata_too_large"
+
+
+def test_data_uri_at_the_size_limit_is_accepted(runtime: FakeRuntime) -> None:
+    uri = "data:image/png;base64," + "A" * (service.MAX_IMAGE_BYTES // 3 * 4)
+    service.submit_job(runtime, request(image={"url": uri}), tenant_id="key_t")
+    assert len(runtime.calls("adapter.submit")) == 1
+
+
+def test_1080p_allowed_on_the_newer_model(runtime: FakeRuntime) -> None:
+    job = service.submit_job(
+        runtime, request(model="grok-imagine-video-1.5", resolution="1080p"), tenant_id="t"
+    )
+    assert job.resolution == "1080p" and job.model == "grok-imagine-video-1.5"
+
+
+def test_reference_images_allowed_when_the_sandbox_speaks_aimlapi() -> None:
+    runtime = FakeRuntime(
+        Settings(state_machine_arn=STATE_MACHINE_ARN, sandbox_contract=ProviderName.AIMLAPI)
+    )
+    refs = ["https://example.com/a.png", "https://example.com/b.png"]
+    job = service.submit_job(runtime, request(reference_images=refs), tenant_id="key_t")
+    assert job.reference_images == refs
+    (sent,) = runtime.calls("adapter.submit")
+    assert sent.reference_images == tuple(refs)
+
+
+# ---- submit: happy path -------------------------------------------------------------
+
+
+def test_submit_happy_path(runtime: FakeRuntime) -> None:
+    before = utc_now()
+    job = service.submit_job(
+        runtime,
+        request(
+            duration=5,
+            resolution="480p",
+            aspect_ratio="9:16",
+            image={"url": PNG_DATA_URI},
+            user="end-user-1",
+            webhook_url=PUBLIC_WEBHOOK,
+            metadata={"order": 7, "ratio": 0.5},
+        ),
+        tenant_id="key_tenant",
+    )
+    assert runtime.names() == [
+        "store.create",
+        "runtime.adapter",
+        "adapter.submit",
+        "store.update",
+        "sfn.start_execution",
+    ]
+    (created,) = runtime.calls("store.create")
+    assert created.id == job.id
+    assert created.status is JobStatus.QUEUED
+    assert created.provider_request_id is None  # recorded before the paid provider call
+    assert created.tenant_id == "key_tenant"
+    assert created.provider is ProviderName.SANDBOX
+    assert created.model == "grok-imagine-video"
+    assert created.metadata == {"order": 7, "ratio": 0.5}
+    assert created.webhook_url == PUBLIC_WEBHOOK
+    # The data URI goes to the provider but is not kept in the record.
+    assert created.image is not None
+    assert created.image.url.startswith("data:image/png;base64,") and "iVBOR" not in created.image.url
+    assert before <= created.created_at <= utc_now()
+    assert created.deadline_at - created.created_at == timedelta(
+        seconds=runtime.settings.job_deadline_seconds
+    )
+
+    assert runtime.calls("runtime.adapter") == [ProviderName.SANDBOX]
+    (sent,) = runtime.calls("adapter.submit")
+    assert sent == GenerationRequest(
+        prompt="a red fox running through snow",
+        model="grok-imagine-video",
+        duration=5,
+        resolution="480p",
+        aspect_ratio="9:16",
+        image_url=PNG_DATA_URI,
+        user="end-user-1",
+    )
+
+    (updated,) = runtime.calls("store.update")
+    assert updated.id == job.id and updated.provider_request_id == "req-123"
+    assert updated.updated_at >= created.updated_at
+
+    (started,) = runtime.calls("sfn.start_execution")
+    assert started["name"] == job.id
+    assert started["stateMachineArn"] == STATE_MACHINE_ARN
+    assert json.loads(started["input"]) == {
+        "job_id": job.id,
+        "wait_seconds": polling.first_wait_seconds(5, "480p"),
+    }
+
+    assert job.provider_request_id == "req-123"
+    assert runtime.store.jobs[job.id].provider_request_id == "req-123"
+
+
+def test_submit_uses_named_provider_and_time_scale() -> None:
+    runtime = FakeRuntime(Settings(state_machine_arn=STATE_MACHINE_ARN, time_scale=0.01))
+    job = service.submit_job(runtime, request(provider="aimlapi"), tenant_id="key_t")
+    assert runtime.calls("runtime.adapter") == [ProviderName.AIMLAPI]
+    assert job.provider is ProviderName.AIMLAPI
+    assert job.deadline_at - job.created_at == timedelta(seconds=36)
+    (started,) = runtime.calls("sfn.start_execution")
+    assert json.loads(started["input"])["wait_seconds"] == polling.first_wait_seconds(None, None)
+
+
+# ---- submit: provider errors ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("errors", "status", "code", "field", "headers", "attempts"),
+    [
+        pytest.param(
+            [ProviderRejected("prompt refused", status_code=422)],
+            400,
+            "provider_rejected",
+            None,
+            {},
+            1,
+            id="rejected",
+        ),
+        pytest.param(
+            [ProviderUnsupported("no refs here", field="reference_images")],
+            400,
+            "unsupported_by_provider",
+            "reference_images",
+            {},
+            1,
+            id="unsupported",
+        ),
+        pytest.param(
+            [ProviderAuthError("bad key", status_code=401)],
+            502,
+            "provider_auth_failed",
+            None,
+            {},
+            1,
+            id="auth",
+        ),
+        pytest.param(
+            [ProviderTransient("busy", status_code=429, retry_after=2.5)] * service.SUBMIT_ATTEMPTS,
+            503,
+            "provider_unavailable",
+            None,
+            {"Retry-After": "3"},
+            service.SUBMIT_ATTEMPTS,
+            id="transient-retry-after",
+        ),
+        pytest.param(
+            [ProviderTransient("down", status_code=503)] * service.SUBMIT_ATTEMPTS,
+            503,
+            "provider_unavailable",
+            None,
+            {},
+            service.SUBMIT_ATTEMPTS,
+            id="transient",
+        ),
+        pytest.param(
+            [ProviderMalformed("not json", status_code=200)] * service.SUBMIT_ATTEMPTS,
+            503,
+            "provider_unavailable",
+            None,
+            {},
+            service.SUBMIT_ATTEMPTS,
+            id="malformed",
+        ),
+    ],
+)
+def test_submit_provider_errors(
+    runtime: FakeRuntime,
+    sleeps: list[float],
+    errors: list[ProviderError],
+    status: int,
+    code: str,
+    field: str | None,
+    headers: dict[str, str],
+    attempts: int,
+) -> None:
+    runtime._adapter.submit_outcomes = list(errors)
+    with pytest.raises(ApiError) as caught:
+        service.submit_job(runtime, request(), tenant_id="key_t")
+    error = caught.value
+    assert (error.status, error.code, error.field) == (status, code, field)
+    assert error.headers == headers
+    assert "key-" not in error.message
+    assert len(runtime.calls("adapter.submit")) == attempts
+    assert len(sleeps) == attempts - 1
+    (created,) = runtime.calls("store.create")
+    assert runtime.calls("store.delete") == [created.id]
+    assert runtime.store.jobs == {}
+    assert runtime.calls("store.update") == []
+    assert runtime.calls("sfn.start_execution") == []
+
+
+def test_transient_submit_errors_are_retried_then_succeed(runtime: FakeRuntime, sleeps: list[float]) -> None:
+    runtime._adapter.submit_outcomes = [
+        ProviderTransient("busy", status_code=429, retry_after=2),
+        ProviderTransient("reset"),
+        "req-after-retries",
+    ]
+    job = service.submit_job(runtime, request(), tenant_id="key_t")
+    assert job.provider_request_id == "req-after-retries"
+    assert len(runtime.calls("adapter.submit")) == 3
+    assert len(sleeps) == 2
+    assert 1.0 <= sleeps[0] <= 2.0  # retry_after 2 s with 50-100% jitter
+    assert 1.0 <= sleeps[1] <= 2.0  # backoff 0.5 * 2**2 = 2 s with jitter
+    assert runtime.calls("store.delete") == []
+    assert len(runtime.calls("sfn.start_execution")) == 1
+
+
+def test_submit_retry_delays_are_capped_and_scaled(
+    sleeps: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service.random, "uniform", lambda low, high: high)
+    runtime = FakeRuntime(Settings(state_machine_arn=STATE_MACHINE_ARN, time_scale=0.5))
+    runtime._adapter.submit_outcomes = [
+        ProviderTransient("slow down", retry_after=600)
+    ] * service.SUBMIT_ATTEMPTS
+    with pytest.raises(ApiError) as caught:
+        service.submit_job(runtime, request(), tenant_id="key_t")
+    assert sleeps == [pytest.approx(2.5)] * (service.SUBMIT_ATTEMPTS - 1)  # min(600, 5) * 1.0 * 0.5
+    assert caught.value.headers == {"Retry-After": "600"}
+
+
+def test_submit_errors_other_than_provider_errors_propagate(runtime: FakeRuntime) -> None:
+    runtime._adapter.submit_outcomes = [RuntimeError("bug")]
+    with pytest.raises(RuntimeError):
+        service.submit_job(runtime, request(), tenant_id="key_t")
+    assert runtime.calls("sfn.start_execution") == []
+
+
+# ---- new_job_id ----------------------------------------------------------------------
+
+JOB_ID = re.compile(r"^vid_[0-9a-hjkmnp-tv-z]{26}$")
+
+
+def test_new_job_id_format() -> None:
+    ids = {service.new_job_id() for _ in range(500)}
+    assert len(ids) == 500
+    for job_id in ids:
+        assert JOB_ID.match(job_id), job_id
+
+
+def test_new_job_id_is_sortable_by_creation_time() -> None:
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    times = [start + timedelta(milliseconds=ms) for ms in (0, 1, 2, 999, 1000, 86_400_000, 10**11)]
+    ids = [service.new_job_id(t) for t in times]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
+
+
+def test_new_job_id_encodes_the_millisecond_timestamp() -> None:
+    when = datetime(2025, 6, 30, 8, 15, 0, 250000, tzinfo=UTC)
+    body = service.new_job_id(when).removeprefix("vid_").upper()
+    value = 0
+    for char in body:
+        value = value * 32 + service._CROCKFORD.index(char)
+    assert value >> 80 == int(when.timestamp() * 1000)
+
+
+# ---- _error_code ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("VideoDownloadIncomplete", "download_incomplete"),
+        ("VideoDownloadFailed", "download_failed"),
+        ("VideoNotMp4", "not_mp4"),
+        ("VideoUploadFailed", "upload_failed"),
+        ("States.Timeout", "workflow_timeout"),
+        ("States.TaskFailed", "workflow_task_failed"),
+        ("SomethingElse", "something_else"),
+        ("ValueError", "value_error"),
+        ("", "internal_error"),
+    ],
+)
+def test_error_code(name: str, code: str) -> None:
+    assert service._error_code(name) == code
+
+
+SNAKE_CASE = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)*$")
+
+
+@pytest.mark.parametrize("name", ["Lambda.ServiceException", "Sandbox.Timedout", "Runtime.ImportModuleError"])
+def test_error_code_of_dotted_lambda_errors_is_snake_case(name: str) -> None:
+    assert SNAKE_CASE.match(service._error_code(name)), service._error_code(name)
+
+
+@pytest.mark.parametrize(
+    ("name", "code"), [("JSONDecodeError", "json_decode_error"), ("HTTPStatusError", "http_status_error")]
+)
+def test_error_code_of_acronyms(name: str, code: str) -> None:
+    assert service._error_code(name) == code
+
+
+# ---- poll_job ------------------------------------------------------------------------
+
+
+def running_job(runtime: FakeRuntime, **overrides: Any) -> Job:
+    now = utc_now()
+    values: dict[str, Any] = {
+        "id": "vid_poll",
+        "tenant_id": "key_t",
+        "provider": ProviderName.XAI,
+        "prompt": "p",
+        "status": JobStatus.RUNNING,
+        "provider_request_id": "req-1",
+        "duration": 8,
+        "created_at": now - timedelta(seconds=30),
+        "updated_at": now - timedelta(seconds=5),
+        "deadline_at": now + timedelta(hours=1),
+    }
+    values.update(overrides)
+    job = Job(**values)
+    runtime.store.jobs[job.id] = job.model_copy(deep=True)
+    return job
+
+
+def poll(runtime: FakeRuntime, job_id: str = "vid_poll") -> PollResult:
+    return service.poll_job(runtime, WorkflowInput(job_id=job_id, wait_seconds=5))
+
+
+def test_poll_after_deadline_expires_the_job(runtime: FakeRuntime) -> None:
+    running_job(runtime, deadline_at=utc_now() - timedelta(seconds=1))
+    result = poll(runtime)
+    assert (result.status, result.wait_seconds) == (JobStatus.EXPIRED, 0)
+    stored = runtime.store.jobs["vid_poll"]
+    assert stored.status is JobStatus.EXPIRED
+    assert stored.error is not None and stored.error.code == "deadline_exceeded"
+    assert stored.completed_at is not None
+    assert runtime.calls("adapter.poll") == [] and runtime.calls("runtime.adapter") == []
+
+
+def test_poll_provider_done_hands_over_to_finalize(runtime: FakeRuntime) -> None:
+    running_job(runtime, progress=40)
+    runtime._adapter.poll_outcomes = [
+        ProviderJobState(status=JobStatus.SUCCEEDED, progress=100, video_url="https://cdn.invalid/v.mp4")
+    ]
+    result = poll(runtime)
+    assert result.status is JobStatus.SUCCEEDED
+    assert runtime.calls("adapter.poll") == ["req-1"]
+    stored = runtime.store.jobs["vid_poll"]
+    assert stored.status is JobStatus.RUNNING  # not succeeded until the copy to S3 is done
+    assert stored.provider_video_url == "https://cdn.invalid/v.mp4"
+    assert stored.progress == 100
+    assert stored.poll_count == 1
+    assert stored.completed_at is None
+
+
+@pytest.mark.parametrize(
+    ("provider_error", "expected"),
+    [
+        (
+            JobError(code="content_policy", message="the prompt was moderated"),
+            JobError(code="content_policy", message="the prompt was moderated"),
+        ),
+        (None, JobError(code="provider_failed", message="the provider reported a failure")),
+    ],
+)
+def test_poll_provider_failed(
+    runtime: FakeRuntime, provider_error: JobError | None, expected: JobError
+) -> None:
+    running_job(runtime)
+    runtime._adapter.poll_outcomes = [ProviderJobState(status=JobStatus.FAILED, error=provider_error)]
+    result = poll(runtime)
+    assert result.status is JobStatus.FAILED
+    stored = runtime.store.jobs["vid_poll"]
+    assert stored.status is JobStatus.FAILED
+    assert stored.error == expected
+    assert stored.completed_at is not None
+
+
+def test_poll_running_progress_drives_the_wait(runtime: FakeRuntime) -> None:
+    running_job(runtime)  # created 30 s ago
+    runtime._adapter.poll_outcomes = [ProviderJobState(status=JobStatus.RUNNING, progress=50)]
+    result = poll(runtime)
+    assert result.status is JobStatus.RUNNING
+    assert result.wait_seconds == 15
+    assert runtime.store.jobs["vid_poll"].progress == 50
+
+
+def test_poll_progress_never_goes_backwards(runtime: FakeRuntime) -> None:
+    running_job(runtime, progress=60)
+    runtime._adapter.poll_outcomes = [ProviderJobState(status=JobStatus.RUNNING, progress=20)]
+    poll(runtime)
+    assert runtime.store.jobs["vid_poll"].progress == 60
+
+
+def test_poll_malformed_ten_times_in_a_row_fails_the_job(runtime: FakeRuntime) -> None:
+    running_job(runtime)
+    limit = service.MAX_CONSECUTIVE_POLL_ERRORS
+    assert limit == 10
+    runtime._adapter.poll_outcomes = [ProviderMalformed("not json", status_code=200) for _ in range(limit)]
+    for attempt in range(1, limit):
+        result = poll(runtime)
+        assert result.status is JobStatus.RUNNING, attempt
+        assert runtime.store.jobs["vid_poll"].consecutive_poll_errors == attempt
+    result = poll(runtime)
+    assert result.status is JobStatus.FAILED
+    stored = runtime.store.jobs["vid_poll"]
+    assert stored.error is not None and stored.error.code == "provider_malformed_response"
+    assert stored.poll_count == limit
+
+
+def test_poll_a_good_answer_resets_the_malformed_count(runtime: FakeRuntime) -> None:
+    running_job(runtime)
+    limit = service.MAX_CONSECUTIVE_POLL_ERRORS
+    runtime._adapter.poll_outcomes = (
+        [ProviderMalformed("x")] * (limit - 1)
+        + [ProviderJobState(status=JobStatus.RUNNING)]
+        + [ProviderMalformed("x")] * (limit - 1)
+    )
+    for _ in range(2 * limit - 1):
+        assert poll(runtime).status is JobStatus.RUNNING
+    assert runtime.store.jobs["vid_poll"].consecutive_poll_errors == limit - 1
+
+
+def test_poll_plain_transient_errors_never_fail_the_job(runtime: FakeRuntime) -> None:
+    running_job(runtime)
+    runtime._adapter.poll_outcomes = [ProviderTransient("503")] * 12
+    for _ in range(12):
+        assert poll(runtime).status is JobStatus.RUNNING
+    assert runtime.store.jobs["vid_poll"].consecutive_poll_errors == 12
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "wait"), [(7.0, 7), (0.0, polling.MIN_WAIT_SECONDS), (3600.0, polling.MAX_WAIT_SECONDS)]
+)
+def test_poll_transient_retry_after_is_honoured(runtime: FakeRuntime, retry_after: float, wait: int) -> None:
+    running_job(runtime)
+    runtime._adapter.poll_outcomes = [ProviderTransient("429", status_code=429, retry_after=retry_after)]
+    result = poll(runtime)
+    assert (result.status, result.wait_seconds) == (JobStatus.RUNNING, wait)
+    assert runtime.store.jobs["vid_poll"].consecutive_poll_errors == 1
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [(ProviderAuthError("401"), "provider_auth_failed"), (ProviderRejected("400"), "provider_rejected")],
+)
+def test_poll_permanent_provider_errors_fail_the_job(
+    runtime: FakeRuntime, error: ProviderError, code: str
+) -> None:
+    running_job(runtime)
+    runtime._adapter.poll_outcomes = [error]
+    assert poll(runtime).status is JobStatus.FAILED
+    stored = runtime.store.jobs["vid_poll"]
+    assert stored.error is not None and stored.error.code == code
+
+
+def test_poll_with_missing_provider_key_fails_the_job(runtime: FakeRuntime) -> None:
+    running_job(runtime)
+    runtime.keys.pop(ProviderName.XAI)
+    assert poll(runtime).status is JobStatus.FAILED
+    stored = runtime.store.jobs["vid_poll"]
+    assert stored.error is not None and stored.error.code == "provider_not_configured"
+
+
+@pytest.mark.parametrize("terminal", [JobStatus.CANCELED, JobStatus.SUCCEEDED, JobStatus.FAILED])
+def test_poll_of_a_terminal_job_does_not_call_the_provider(runtime: FakeRuntime, terminal: JobStatus) -> None:
+    running_job(runtime, status=terminal, deadline_at=utc_now() - timedelta(seconds=1))
+    result = poll(runtime)
+    assert (result.status, result.wait_seconds) == (terminal, 0)
+    assert runtime.log == []
+    assert runtime.store.jobs["vid_poll"].status is terminal
+
+
+def test_poll_loses_the_race_against_a_cancel(runtime: FakeRuntime) -> None:
+    running_job(runtime)
+
+    def cancel_first(job: Job) -> None:
+        runtime.store.jobs[job.id] = runtime.store.jobs[job.id].model_copy(
+            update={"status": JobStatus.CANCELED}
+        )
+
+    runtime.store.before_update = cancel_first
+    runtime._adapter.poll_outcomes = [
+        ProviderJobState(status=JobStatus.SUCCEEDED, video_url="https://cdn.invalid/v.mp4")
+    ]
+    result = poll(runtime)
+    assert result.status is JobStatus.CANCELED
+    assert runtime.store.jobs["vid_poll"].provider_video_url is None
