@@ -1,0 +1,68 @@
+"""`make dev`'s entry point as a user runs it: a separate process on 127.0.0.1:$VIDEOHOOK_PORT."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import pytest
+
+from devstack.stack import REPO
+
+pytestmark = pytest.mark.e2e
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_dev_stack_prints_its_ready_line_and_serves_the_api():
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "VIDEOHOOK_", "MOTO_"))}
+    env.update(VIDEOHOOK_PORT=str(port), VIDEOHOOK_API_KEY="vh_dev_test", VIDEOHOOK_TIME_SCALE="0.02")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devstack"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(
+            target=lambda: [lines.put(line.decode()) for line in process.stdout], daemon=True
+        ).start()
+        ready = None
+        deadline = time.monotonic() + 120
+        while ready is None and time.monotonic() < deadline:
+            try:
+                line = lines.get(timeout=1)
+            except queue.Empty:
+                continue
+            if line.startswith("videohook ready: "):
+                ready = line.split(": ", 1)[1].strip()
+        assert ready == f"http://127.0.0.1:{port}"
+        created = httpx.post(
+            f"{ready}/v1/videos", json={"prompt": "hi"}, headers={"x-api-key": "vh_dev_test"}
+        )
+        assert created.status_code == 202, created.text
+        job_id = created.json()["id"]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            job = httpx.get(f"{ready}/v1/videos/{job_id}", headers={"x-api-key": "vh_dev_test"}).json()
+            if job["status"] == "succeeded":
+                break
+            time.sleep(0.3)
+        assert job["status"] == "succeeded"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
