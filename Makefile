@@ -20,6 +20,7 @@ help:
 	@echo "make test   - run the whole test suite"
 	@echo "make dev    - run the local stack in the foreground on 127.0.0.1:\$${VIDEOHOOK_PORT:-8787}"
 	@echo "make synth  - synthesize the CDK app into cdk.out/ (no AWS credentials needed)"
+	@echo "make bench  - benchmarks, each figure beside its baseline from the same run"
 	@echo "make lint   - ruff: fix what it can and format"
 
 $(UV):
@@ -57,6 +58,9 @@ layer: $(LAYER)/.built
 synth: setup layer
 	CDK_OUTDIR=cdk.out $(PY) infra/app.py
 	@echo "template: cdk.out/Videohook.template.json"
+
+bench: setup
+	$(PY) -m bench
 
 lint: setup
 	$(PY) -m ruff check --fix .

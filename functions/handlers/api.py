@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from videohook import service
+from videohook import submission
 from videohook.errors import ApiError
 from videohook.models import CreateVideoRequest, ErrorResponse, JobView
 from videohook.runtime import get_runtime
@@ -66,8 +66,8 @@ def handle_validation_error(error: RequestValidationError) -> Response:
 )
 def create_video(request: CreateVideoRequest) -> Response[JobView]:
     runtime = get_runtime()
-    job = service.submit_job(runtime, request, tenant_id=_tenant_id())
-    return Response(status_code=202, content_type=JSON, body=service.public_job(runtime, job))
+    job = submission.submit_job(runtime, request, tenant_id=_tenant_id())
+    return Response(status_code=202, content_type=JSON, body=submission.public_job(runtime, job))
 
 
 @app.get(
@@ -82,7 +82,7 @@ def get_video(job_id: Annotated[str, Path(min_length=1, max_length=64)]) -> Resp
     return Response(
         status_code=200,
         content_type=JSON,
-        body=service.get_job(get_runtime(), job_id, tenant_id=_tenant_id()),
+        body=submission.get_job(get_runtime(), job_id, tenant_id=_tenant_id()),
     )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser import event_parser
 
-from videohook import service
+from videohook import notifications
 from videohook.models import PublishedEvent
 from videohook.runtime import get_runtime
 
@@ -17,4 +17,4 @@ logger = Logger(service="videohook")
 @logger.inject_lambda_context
 @event_parser(model=PublishedEvent)
 def handler(event: PublishedEvent, context: Any) -> dict[str, Any]:
-    return service.deliver_event(get_runtime(), event.job_id, event.event_id, event.event)
+    return notifications.deliver_event(get_runtime(), event.job_id, event.event_id, event.event)

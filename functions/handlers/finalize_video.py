@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser import event_parser
 
-from videohook import service
+from videohook import workflow_steps
 from videohook.models import PollResult
 from videohook.runtime import get_runtime
 
@@ -17,4 +17,4 @@ logger = Logger(service="videohook")
 @logger.inject_lambda_context
 @event_parser(model=PollResult)
 def handler(event: PollResult, context: Any) -> dict[str, Any]:
-    return service.finalize_job(get_runtime(), event.job_id).model_dump(mode="json")
+    return workflow_steps.finalize_job(get_runtime(), event.job_id).model_dump(mode="json")

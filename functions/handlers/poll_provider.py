@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser import event_parser
 
-from videohook import service
+from videohook import workflow_steps
 from videohook.models import WorkflowInput
 from videohook.runtime import get_runtime
 
@@ -17,4 +17,4 @@ logger = Logger(service="videohook")
 @logger.inject_lambda_context
 @event_parser(model=WorkflowInput)
 def handler(event: WorkflowInput, context: Any) -> dict[str, Any]:
-    return service.poll_job(get_runtime(), event).model_dump(mode="json")
+    return workflow_steps.poll_job(get_runtime(), event).model_dump(mode="json")

@@ -1,4 +1,4 @@
-"""service.submit_job / poll_job and helpers against a fake runtime (no AWS, no HTTP, no sleeping)."""
+"""submission.submit_job / poll_job and helpers against a fake runtime (no AWS, no HTTP, no sleeping)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from videohook import polling, service
+from videohook import polling, submission, workflow_steps
 from videohook.config import Settings
 from videohook.errors import ApiError
 from videohook.job_store import JobAlreadyTerminal, JobNotFound
@@ -152,7 +152,7 @@ def runtime() -> FakeRuntime:
 @pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     delays: list[float] = []
-    monkeypatch.setattr(service.time, "sleep", delays.append)
+    monkeypatch.setattr(submission.time, "sleep", delays.append)
     return delays
 
 
@@ -163,7 +163,7 @@ def request(**values: Any) -> CreateVideoRequest:
 # ---- submit: rejections ------------------------------------------------------------
 
 # A data URI whose payload decodes to one 3-byte group more than MAX_IMAGE_BYTES.
-TOO_LARGE_DATA_URI = "data:image/png;base64," + "A" * ((service.MAX_IMAGE_BYTES // 3 + 1) * 4)
+TOO_LARGE_DATA_URI = "data:image/png;base64," + "A" * ((submission.MAX_IMAGE_BYTES // 3 + 1) * 4)
 
 REJECTIONS: list[tuple[str, dict[str, Any], int, str, str]] = [
     ("blank prompt", {"prompt": "   \n\t"}, 400, "invalid_prompt", "prompt"),
@@ -291,7 +291,7 @@ def test_submit_rejections(
     runtime: FakeRuntime, values: dict[str, Any], status: int, code: str, field: str
 ) -> None:
     with pytest.raises(ApiError) as caught:
-        service.submit_job(runtime, request(**values), tenant_id="key_t")
+        submission.submit_job(runtime, request(**values), tenant_id="key_t")
     error = caught.value
     assert (error.status, error.code, error.field) == (status, code, field)
     assert error.message
@@ -310,7 +310,7 @@ def test_unconfigured_provider_key(provider: ProviderName | None, status: int) -
     runtime = FakeRuntime(keys={p: k for p, k in ALL_KEYS.items() if p is not missing})
     values = {"provider": provider.value} if provider else {}
     with pytest.raises(ApiError) as caught:
-        service.submit_job(runtime, request(**values), tenant_id="key_t")
+        submission.submit_job(runtime, request(**values), tenant_id="key_t")
     assert (caught.value.status, caught.value.code, caught.value.field) == (
         status,
         "provider_not_configured",
@@ -322,23 +322,23 @@ def test_unconfigured_provider_key(provider: ProviderName | None, status: int) -
 
 def test_metadata_limit_boundary(runtime: FakeRuntime) -> None:
     overhead = len(json.dumps({"blob": ""}))
-    at_limit = {"blob": "x" * (service.MAX_METADATA_BYTES - overhead)}
-    assert len(json.dumps(at_limit)) == service.MAX_METADATA_BYTES
-    service.submit_job(runtime, request(metadata=at_limit), tenant_id="key_t")
-    over = {"blob": "x" * (service.MAX_METADATA_BYTES - overhead + 1)}
+    at_limit = {"blob": "x" * (submission.MAX_METADATA_BYTES - overhead)}
+    assert len(json.dumps(at_limit)) == submission.MAX_METADATA_BYTES
+    submission.submit_job(runtime, request(metadata=at_limit), tenant_id="key_t")
+    over = {"blob": "x" * (submission.MAX_METADATA_BYTES - overhead + 1)}
     with pytest.raises(ApiError) as caught:
-        service.submit_job(FakeRuntime(), request(metadata=over), tenant_id="key_t")
+        submission.submit_job(FakeRuntime(), request(metadata=over), tenant_id="key_t")
     assert caught.value.code == "metadata_too_large"
 
 
 def test_data_uri_at_the_size_limit_is_accepted(runtime: FakeRuntime) -> None:
-    uri = "data:image/png;base64," + "A" * (service.MAX_IMAGE_BYTES // 3 * 4)
-    service.submit_job(runtime, request(image={"url": uri}), tenant_id="key_t")
+    uri = "data:image/png;base64," + "A" * (submission.MAX_IMAGE_BYTES // 3 * 4)
+    submission.submit_job(runtime, request(image={"url": uri}), tenant_id="key_t")
     assert len(runtime.calls("adapter.submit")) == 1
 
 
 def test_1080p_allowed_on_the_newer_model(runtime: FakeRuntime) -> None:
-    job = service.submit_job(
+    job = submission.submit_job(
         runtime, request(model="grok-imagine-video-1.5", resolution="1080p"), tenant_id="t"
     )
     assert job.resolution == "1080p" and job.model == "grok-imagine-video-1.5"
@@ -349,7 +349,7 @@ def test_reference_images_allowed_when_the_sandbox_speaks_aimlapi() -> None:
         Settings(state_machine_arn=STATE_MACHINE_ARN, sandbox_contract=ProviderName.AIMLAPI)
     )
     refs = ["https://example.com/a.png", "https://example.com/b.png"]
-    job = service.submit_job(runtime, request(reference_images=refs), tenant_id="key_t")
+    job = submission.submit_job(runtime, request(reference_images=refs), tenant_id="key_t")
     assert job.reference_images == refs
     (sent,) = runtime.calls("adapter.submit")
     assert sent.reference_images == tuple(refs)
@@ -360,7 +360,7 @@ def test_reference_images_allowed_when_the_sandbox_speaks_aimlapi() -> None:
 
 def test_submit_happy_path(runtime: FakeRuntime) -> None:
     before = utc_now()
-    job = service.submit_job(
+    job = submission.submit_job(
         runtime,
         request(
             duration=5,
@@ -427,7 +427,7 @@ def test_submit_happy_path(runtime: FakeRuntime) -> None:
 
 def test_submit_uses_named_provider_and_time_scale() -> None:
     runtime = FakeRuntime(Settings(state_machine_arn=STATE_MACHINE_ARN, time_scale=0.01))
-    job = service.submit_job(runtime, request(provider="aimlapi"), tenant_id="key_t")
+    job = submission.submit_job(runtime, request(provider="aimlapi"), tenant_id="key_t")
     assert runtime.calls("runtime.adapter") == [ProviderName.AIMLAPI]
     assert job.provider is ProviderName.AIMLAPI
     assert job.deadline_at - job.created_at == timedelta(seconds=36)
@@ -469,30 +469,30 @@ def test_submit_uses_named_provider_and_time_scale() -> None:
             id="auth",
         ),
         pytest.param(
-            [ProviderTransient("busy", status_code=429, retry_after=2.5)] * service.SUBMIT_ATTEMPTS,
+            [ProviderTransient("busy", status_code=429, retry_after=2.5)] * submission.SUBMIT_ATTEMPTS,
             503,
             "provider_unavailable",
             None,
             {"Retry-After": "3"},
-            service.SUBMIT_ATTEMPTS,
+            submission.SUBMIT_ATTEMPTS,
             id="transient-retry-after",
         ),
         pytest.param(
-            [ProviderTransient("down", status_code=503)] * service.SUBMIT_ATTEMPTS,
+            [ProviderTransient("down", status_code=503)] * submission.SUBMIT_ATTEMPTS,
             503,
             "provider_unavailable",
             None,
             {},
-            service.SUBMIT_ATTEMPTS,
+            submission.SUBMIT_ATTEMPTS,
             id="transient",
         ),
         pytest.param(
-            [ProviderMalformed("not json", status_code=200)] * service.SUBMIT_ATTEMPTS,
+            [ProviderMalformed("not json", status_code=200)] * submission.SUBMIT_ATTEMPTS,
             503,
             "provider_unavailable",
             None,
             {},
-            service.SUBMIT_ATTEMPTS,
+            submission.SUBMIT_ATTEMPTS,
             id="malformed",
         ),
     ],
@@ -509,7 +509,7 @@ def test_submit_provider_errors(
 ) -> None:
     runtime._adapter.submit_outcomes = list(errors)
     with pytest.raises(ApiError) as caught:
-        service.submit_job(runtime, request(), tenant_id="key_t")
+        submission.submit_job(runtime, request(), tenant_id="key_t")
     error = caught.value
     assert (error.status, error.code, error.field) == (status, code, field)
     assert error.headers == headers
@@ -529,7 +529,7 @@ def test_transient_submit_errors_are_retried_then_succeed(runtime: FakeRuntime, 
         ProviderTransient("reset"),
         "req-after-retries",
     ]
-    job = service.submit_job(runtime, request(), tenant_id="key_t")
+    job = submission.submit_job(runtime, request(), tenant_id="key_t")
     assert job.provider_request_id == "req-after-retries"
     assert len(runtime.calls("adapter.submit")) == 3
     assert len(sleeps) == 2
@@ -542,21 +542,21 @@ def test_transient_submit_errors_are_retried_then_succeed(runtime: FakeRuntime, 
 def test_submit_retry_delays_are_capped_and_scaled(
     sleeps: list[float], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(service.random, "uniform", lambda low, high: high)
+    monkeypatch.setattr(submission.random, "uniform", lambda low, high: high)
     runtime = FakeRuntime(Settings(state_machine_arn=STATE_MACHINE_ARN, time_scale=0.5))
     runtime._adapter.submit_outcomes = [
         ProviderTransient("slow down", retry_after=600)
-    ] * service.SUBMIT_ATTEMPTS
+    ] * submission.SUBMIT_ATTEMPTS
     with pytest.raises(ApiError) as caught:
-        service.submit_job(runtime, request(), tenant_id="key_t")
-    assert sleeps == [pytest.approx(2.5)] * (service.SUBMIT_ATTEMPTS - 1)  # min(600, 5) * 1.0 * 0.5
+        submission.submit_job(runtime, request(), tenant_id="key_t")
+    assert sleeps == [pytest.approx(2.5)] * (submission.SUBMIT_ATTEMPTS - 1)  # min(600, 5) * 1.0 * 0.5
     assert caught.value.headers == {"Retry-After": "600"}
 
 
 def test_submit_errors_other_than_provider_errors_propagate(runtime: FakeRuntime) -> None:
     runtime._adapter.submit_outcomes = [RuntimeError("bug")]
     with pytest.raises(RuntimeError):
-        service.submit_job(runtime, request(), tenant_id="key_t")
+        submission.submit_job(runtime, request(), tenant_id="key_t")
     assert runtime.calls("sfn.start_execution") == []
 
 
@@ -566,7 +566,7 @@ JOB_ID = re.compile(r"^vid_[0-9a-hjkmnp-tv-z]{26}$")
 
 
 def test_new_job_id_format() -> None:
-    ids = {service.new_job_id() for _ in range(500)}
+    ids = {submission.new_job_id() for _ in range(500)}
     assert len(ids) == 500
     for job_id in ids:
         assert JOB_ID.match(job_id), job_id
@@ -575,17 +575,17 @@ def test_new_job_id_format() -> None:
 def test_new_job_id_is_sortable_by_creation_time() -> None:
     start = datetime(2025, 1, 1, tzinfo=UTC)
     times = [start + timedelta(milliseconds=ms) for ms in (0, 1, 2, 999, 1000, 86_400_000, 10**11)]
-    ids = [service.new_job_id(t) for t in times]
+    ids = [submission.new_job_id(t) for t in times]
     assert ids == sorted(ids)
     assert len(set(ids)) == len(ids)
 
 
 def test_new_job_id_encodes_the_millisecond_timestamp() -> None:
     when = datetime(2025, 6, 30, 8, 15, 0, 250000, tzinfo=UTC)
-    body = service.new_job_id(when).removeprefix("vid_").upper()
+    body = submission.new_job_id(when).removeprefix("vid_").upper()
     value = 0
     for char in body:
-        value = value * 32 + service._CROCKFORD.index(char)
+        value = value * 32 + submission._CROCKFORD.index(char)
     assert value >> 80 == int(when.timestamp() * 1000)
 
 
@@ -607,7 +607,7 @@ def test_new_job_id_encodes_the_millisecond_timestamp() -> None:
     ],
 )
 def test_error_code(name: str, code: str) -> None:
-    assert service._error_code(name) == code
+    assert workflow_steps._error_code(name) == code
 
 
 SNAKE_CASE = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)*$")
@@ -615,14 +615,14 @@ SNAKE_CASE = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)*$")
 
 @pytest.mark.parametrize("name", ["Lambda.ServiceException", "Sandbox.Timedout", "Runtime.ImportModuleError"])
 def test_error_code_of_dotted_lambda_errors_is_snake_case(name: str) -> None:
-    assert SNAKE_CASE.match(service._error_code(name)), service._error_code(name)
+    assert SNAKE_CASE.match(workflow_steps._error_code(name)), workflow_steps._error_code(name)
 
 
 @pytest.mark.parametrize(
     ("name", "code"), [("JSONDecodeError", "json_decode_error"), ("HTTPStatusError", "http_status_error")]
 )
 def test_error_code_of_acronyms(name: str, code: str) -> None:
-    assert service._error_code(name) == code
+    assert workflow_steps._error_code(name) == code
 
 
 # ---- poll_job ------------------------------------------------------------------------
@@ -649,7 +649,7 @@ def running_job(runtime: FakeRuntime, **overrides: Any) -> Job:
 
 
 def poll(runtime: FakeRuntime, job_id: str = "vid_poll") -> PollResult:
-    return service.poll_job(runtime, WorkflowInput(job_id=job_id, wait_seconds=5))
+    return workflow_steps.poll_job(runtime, WorkflowInput(job_id=job_id, wait_seconds=5))
 
 
 def test_poll_after_deadline_expires_the_job(runtime: FakeRuntime) -> None:
@@ -720,7 +720,7 @@ def test_poll_progress_never_goes_backwards(runtime: FakeRuntime) -> None:
 
 def test_poll_malformed_ten_times_in_a_row_fails_the_job(runtime: FakeRuntime) -> None:
     running_job(runtime)
-    limit = service.MAX_CONSECUTIVE_POLL_ERRORS
+    limit = workflow_steps.MAX_CONSECUTIVE_POLL_ERRORS
     assert limit == 10
     runtime._adapter.poll_outcomes = [ProviderMalformed("not json", status_code=200) for _ in range(limit)]
     for attempt in range(1, limit):
@@ -736,7 +736,7 @@ def test_poll_malformed_ten_times_in_a_row_fails_the_job(runtime: FakeRuntime) -
 
 def test_poll_a_good_answer_resets_the_malformed_count(runtime: FakeRuntime) -> None:
     running_job(runtime)
-    limit = service.MAX_CONSECUTIVE_POLL_ERRORS
+    limit = workflow_steps.MAX_CONSECUTIVE_POLL_ERRORS
     runtime._adapter.poll_outcomes = (
         [ProviderMalformed("x")] * (limit - 1)
         + [ProviderJobState(status=JobStatus.RUNNING)]

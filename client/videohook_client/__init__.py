@@ -1,0 +1,1 @@
+"""Typed Python client and `videohook` CLI for the videohook API."""
