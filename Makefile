@@ -13,15 +13,16 @@ LAMBDA_PLATFORM := aarch64-manylinux2014
 
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup demo test dev synth layer lint bench clean
+.PHONY: help setup demo test dev synth layer lint bench clean openapi
 
 help:
 	@echo "make demo   - run two jobs end to end on the local stack (moto + sandbox provider)"
 	@echo "make test   - run the whole test suite"
 	@echo "make dev    - run the local stack in the foreground on 127.0.0.1:\$${VIDEOHOOK_PORT:-8787}"
-	@echo "make synth  - synthesize the CDK app into cdk.out/ (no AWS credentials needed)"
+	@echo "make synth  - synthesize the CDK app into cdk.out/ (no AWS credentials needed; CONFIG=config/<env>.json)"
 	@echo "make bench  - benchmarks, each figure beside its baseline from the same run"
 	@echo "make lint   - ruff: fix what it can and format"
+	@echo "make openapi - regenerate docs/openapi.json from the API's routes and models"
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -55,12 +56,16 @@ $(LAYER)/.built: uv.lock | $(UV)
 
 layer: $(LAYER)/.built
 
+# CONFIG=<file> selects an environment's configuration (default config/default.json; docs/deploy.md).
 synth: setup layer
-	CDK_OUTDIR=cdk.out $(PY) infra/app.py
-	@echo "template: cdk.out/Videohook.template.json"
+	CDK_OUTDIR=cdk.out $(PY) infra/app.py$(if $(CONFIG), -c config=$(CONFIG))
+	@echo "templates:" cdk.out/*.template.json
 
 bench: setup
 	$(PY) -m bench
+
+openapi: setup
+	$(PY) -m devstack.openapi
 
 lint: setup
 	$(PY) -m ruff check --fix .

@@ -1,20 +1,26 @@
 """A loopback HTTP server that plays API Gateway's REST proxy integration.
 
 Requests become version 1.0 proxy events for the same `handlers.api.handler`
-that API Gateway invokes in the cloud. Like API Gateway with
+that API Gateway invokes in the cloud. The routes are the template's own
+(`AWS::ApiGateway::Resource` / `Method`): a method the template lacks gets the
+MISSING_AUTHENTICATION_TOKEN gateway response, and like API Gateway with
 `apiKeyRequired`, a request without a known `x-api-key` gets 403 before the
-handler runs, and the key's id (the tenant) is put in the request context.
+handler runs; the key's id (the tenant) is put in the request context. Bodies
+over API Gateway's 10 MB and events over Lambda's 6 MB are refused the way
+the cloud refuses them.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -24,14 +30,68 @@ from devstack.lambda_bridge import LambdaContext
 logger = logging.getLogger(__name__)
 # API Gateway's payload limit.
 MAX_BODY_BYTES = 10 * 1024 * 1024
-# Routes that API Gateway serves without an API key.
+# A too-large body is still read up to this size before the 413, then the connection is closed.
+MAX_DRAINED_BYTES = 64 * 1024 * 1024
+# Lambda's synchronous invocation payload limit: the whole proxy event must fit.
+MAX_EVENT_BYTES = 6 * 1024 * 1024
+# Without a template's routes: the paths API Gateway serves without an API key, and the resources.
 PUBLIC_PATHS = ("/v1/openapi.json",)
-RESOURCES = (("/v1/videos/", "/v1/videos/{id}"),)
+RESOURCES = (("/v1/videos/", "/v1/videos/{id}"), ("/v1/videos/", "/v1/videos/{id}/cancel"))
 # API Gateway's own answers, unless the template customises them (AWS::ApiGateway::GatewayResponse).
 DEFAULT_GATEWAY_RESPONSES = {
     "INVALID_API_KEY": (403, b'{"message":"Forbidden"}'),
+    "MISSING_AUTHENTICATION_TOKEN": (403, b'{"message":"Missing Authentication Token"}'),
     "REQUEST_TOO_LARGE": (413, b'{"message":"Request Too Long"}'),
+    "INTEGRATION_FAILURE": (502, b'{"message": "Internal server error"}'),
 }
+
+
+@dataclass(frozen=True)
+class Route:
+    """One method of the REST API: `resource` is API Gateway's path template, e.g. /v1/videos/{id}."""
+
+    method: str
+    resource: str
+    api_key_required: bool
+
+    def match(self, path: str) -> dict[str, str] | None:
+        """The path parameters if `path` is this resource, else None."""
+        wanted, given = self.resource.strip("/").split("/"), path.strip("/").split("/")
+        if len(wanted) != len(given) or not path.startswith("/"):
+            return None
+        parameters = {}
+        for part, value in zip(wanted, given, strict=True):
+            if part.startswith("{") and part.endswith("}"):
+                if not value:
+                    return None
+                parameters[part[1:-1]] = value
+            elif part != value:
+                return None
+        return parameters
+
+
+def routes_from_template(template: dict[str, Any]) -> list[Route]:
+    """Every AWS::ApiGateway::Method of the template, with its resource's full path."""
+    resources = template.get("Resources", {})
+
+    def path_of(reference: Any) -> str:
+        if isinstance(reference, dict) and "Ref" in reference:
+            props = resources[reference["Ref"]]["Properties"]
+            return path_of(props["ParentId"]).rstrip("/") + "/" + props["PathPart"]
+        return "/"  # Fn::GetAtt RestApi.RootResourceId
+
+    routes = [
+        Route(
+            method=props["HttpMethod"],
+            resource=path_of(props["ResourceId"]),
+            api_key_required=bool(props.get("ApiKeyRequired", False)),
+        )
+        for resource in resources.values()
+        if resource["Type"] == "AWS::ApiGateway::Method"
+        for props in [resource["Properties"]]
+    ]
+    # Like API Gateway, a literal path segment wins over a {parameter}.
+    return sorted(routes, key=lambda route: route.resource.count("{"))
 
 
 def gateway_responses_from_template(template: dict[str, Any]) -> dict[str, tuple[int, bytes]]:
@@ -56,19 +116,28 @@ def tenant_id_for(api_key: str) -> str:
 
 
 def _resource(path: str) -> tuple[str, dict[str, str] | None]:
-    for prefix, template in RESOURCES:
-        rest = path.removeprefix(prefix)
-        if path.startswith(prefix) and rest and "/" not in rest:
-            return template, {"id": rest}
+    for _, template in RESOURCES:
+        parameters = Route("ANY", template, True).match(path)
+        if parameters:
+            return template, parameters
     return path, None
 
 
 def build_event(
-    method: str, target: str, headers: dict[str, str], body: bytes, api_key_id: str | None, source_ip: str
+    method: str,
+    target: str,
+    headers: dict[str, str],
+    body: bytes,
+    api_key_id: str | None,
+    source_ip: str,
+    route: Route | None = None,
 ) -> dict[str, Any]:
     parts = urlsplit(target)
     query = parse_qs(parts.query, keep_blank_values=True)
-    resource, path_parameters = _resource(parts.path)
+    if route is not None:
+        resource, path_parameters = route.resource, route.match(parts.path) or None
+    else:
+        resource, path_parameters = _resource(parts.path)
     try:
         text, encoded = body.decode("utf-8"), False
     except UnicodeDecodeError:
@@ -105,6 +174,12 @@ def build_event(
     }
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # API Gateway takes bursts of connections; socketserver's default backlog of 5 resets them.
+    request_queue_size = 128
+
+
 class ApiGatewayEmulator:
     def __init__(
         self,
@@ -112,11 +187,13 @@ class ApiGatewayEmulator:
         api_keys: list[str],
         *,
         gateway_responses: dict[str, tuple[int, bytes]] | None = None,
+        routes: list[Route] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         self._handler = handler
-        self._gateway_responses = gateway_responses or DEFAULT_GATEWAY_RESPONSES
+        self._gateway_responses = {**DEFAULT_GATEWAY_RESPONSES, **(gateway_responses or {})}
+        self._routes = routes
         self._tenants = {key: tenant_id_for(key) for key in api_keys}
         emulator = self
 
@@ -129,10 +206,14 @@ class ApiGatewayEmulator:
             def _serve(self) -> None:
                 emulator._serve(self)
 
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+            def __getattr__(self, name: str) -> Any:
+                # Every method (do_GET, do_TRACE, do_QUERY, ...) reaches the route table: one the
+                # template lacks gets API Gateway's answer.
+                if name.startswith("do_"):
+                    return self._serve
+                raise AttributeError(name)
 
-        self._server = ThreadingHTTPServer((host, port), RequestHandler)
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), RequestHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="api-gateway", daemon=True)
 
     @property
@@ -159,27 +240,59 @@ class ApiGatewayEmulator:
         request.end_headers()
         request.wfile.write(body)
 
+    def _route(self, method: str, path: str) -> Route | None:
+        if self._routes is None:  # no template: every path, key required except the public ones
+            return Route(method, path, path not in PUBLIC_PATHS)
+        return next((r for r in self._routes if r.method == method and r.match(path) is not None), None)
+
     def _serve(self, request: BaseHTTPRequestHandler) -> None:
         json_headers = {"Content-Type": "application/json"}
+
+        def gateway_response(kind: str) -> None:
+            self._reply(request, *self._gateway_responses[kind], json_headers)
+
         length = int(request.headers.get("Content-Length") or 0)
         if length > MAX_BODY_BYTES:
+            # Read what was sent (within reason) so the client sees the answer, not a reset.
+            remaining = min(length, MAX_DRAINED_BYTES)
+            while remaining > 0:
+                chunk = request.rfile.read(min(remaining, 1024 * 1024))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
             request.close_connection = True
-            self._reply(request, *self._gateway_responses["REQUEST_TOO_LARGE"], json_headers)
+            gateway_response("REQUEST_TOO_LARGE")
             return
         body = request.rfile.read(length) if length else b""
         headers = {name.lower(): value for name, value in request.headers.items()}
         path = urlsplit(request.path).path
+        route = self._route(request.command, path)
+        if route is None:
+            gateway_response("MISSING_AUTHENTICATION_TOKEN")
+            return
         api_key = headers.get("x-api-key")
         tenant = self._tenants.get(api_key or "")
-        if tenant is None and path not in PUBLIC_PATHS:
-            self._reply(request, *self._gateway_responses["INVALID_API_KEY"], json_headers)
+        if tenant is None and route.api_key_required:
+            gateway_response("INVALID_API_KEY")
             return
-        event = build_event(request.command, request.path, headers, body, tenant, request.client_address[0])
+        event = build_event(
+            request.command,
+            request.path,
+            headers,
+            body,
+            tenant,
+            request.client_address[0],
+            route if self._routes is not None else None,
+        )
+        if len(json.dumps(event).encode()) > MAX_EVENT_BYTES:
+            # Lambda refuses the invocation; API Gateway reports an integration failure.
+            gateway_response("INTEGRATION_FAILURE")
+            return
         try:
             response = self._handler(event, LambdaContext(function_name="videohook-api"))
         except Exception:  # noqa: BLE001 - API Gateway answers a crashed integration with 502
             logger.exception("api handler crashed")
-            self._reply(request, 502, b'{"message": "Internal server error"}', json_headers)
+            gateway_response("INTEGRATION_FAILURE")
             return
         payload = response.get("body") or ""
         data = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()

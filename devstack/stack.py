@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,7 @@ class LocalStack:
         self.moto: Any = None
         self.api: Any = None
         self.environment: dict[str, str] = {}
+        self.template: dict[str, Any] = {}
         self.resources: dict[str, str] = {}
 
     @property
@@ -102,12 +104,17 @@ class LocalStack:
         from moto.server import ThreadedMotoServer
 
         from devstack import lambda_bridge, time_scale
-        from devstack.api_gateway import ApiGatewayEmulator, gateway_responses_from_template
+        from devstack.api_gateway import (
+            ApiGatewayEmulator,
+            gateway_responses_from_template,
+            routes_from_template,
+        )
         from devstack.template import TemplateResolver, create_resources
 
         template = self.config.template
         if template is None:
             template = synthesize(Path(tempfile.mkdtemp(prefix="videohook-cdk-")))
+        self.template = template
 
         moto_port = _free_port()
         moto_url = f"http://127.0.0.1:{moto_port}"
@@ -124,6 +131,7 @@ class LocalStack:
         default_user_config["stepfunctions"]["execute_state_machine"] = True
         lambda_bridge.install()
         time_scale.install(self.config.time_scale)
+        serialize_moto_dynamodb_writes()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
         self.moto.start()
@@ -166,14 +174,52 @@ class LocalStack:
             api_handler,
             self.config.api_keys,
             gateway_responses=gateway_responses_from_template(template),
+            routes=routes_from_template(template),
             port=self.config.port,
         ).start()
         return self
+
+    def set_time_scale(self, scale: float) -> None:
+        """Change the clock of the running stack: interpreter waits, handlers and the sandbox."""
+        from devstack import time_scale
+        from videohook.config import get_settings
+
+        self.config.time_scale = scale
+        time_scale.install(scale)
+        os.environ["VIDEOHOOK_TIME_SCALE"] = self.environment["VIDEOHOOK_TIME_SCALE"] = str(scale)
+        if self.sandbox is not None:
+            self.sandbox.time_factor = scale
+        get_settings.cache_clear()
 
     def stop(self) -> None:
         for part in (self.api, self.sandbox, self.moto):
             if part is not None:
                 part.stop()
+
+
+_dynamodb_write_lock = threading.RLock()
+
+
+def serialize_moto_dynamodb_writes() -> None:
+    """Make moto's conditional writes atomic, as DynamoDB's are.
+
+    moto checks a ConditionExpression and then writes, with no lock between: two
+    concurrent conditional puts can both succeed, which DynamoDB never allows (the
+    idempotent submit relies on exactly that). One lock around every write restores it.
+    """
+    from moto.dynamodb.models import DynamoDBBackend
+
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item"):
+        original = getattr(DynamoDBBackend, name, None)
+        if original is None or getattr(original, "_videohook_serialized", False):
+            continue
+
+        def serialized(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with _dynamodb_write_lock:
+                return _original(*args, **kwargs)
+
+        serialized._videohook_serialized = True  # type: ignore[attr-defined]
+        setattr(DynamoDBBackend, name, serialized)
 
 
 def _secret_ids_by_variable(template: dict[str, Any]) -> dict[str, str]:

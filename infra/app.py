@@ -34,7 +34,8 @@ importlib.import_module("infra")
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from infra.stack import DEFAULT_STACK_NAME, LayerNotBuiltError, VideohookStack
+from infra.config import VideohookConfig
+from infra.stack import LayerNotBuiltError, VideohookStack
 
 CDK_JSON = REPO_ROOT / "cdk.json"
 
@@ -92,10 +93,12 @@ def _enabled(value: Any) -> bool:
 
 
 def build(app: cdk.App) -> VideohookStack:
-    stack_name = str(app.node.try_get_context("stack_name") or DEFAULT_STACK_NAME)
+    # The environment's config file (context `config`), validated before anything is built.
+    config = VideohookConfig.from_context(app.node)
     stack = VideohookStack(
         app,
-        stack_name,
+        config.stack_name,
+        config=config,
         env=environment(),
         description="videohook: serverless webhook-style wrapper around async video generation APIs",
     )

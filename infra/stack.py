@@ -1,91 +1,43 @@
-"""`VideohookStack`: storage + notifications + workflow + api, and the settings read from CDK context.
+"""`VideohookStack`: storage + notifications + delivery + workflow + api + observability.
 
-Context keys (all optional; `-c key=value` on the command line arrives as a string):
+Its settings are `infra.config.VideohookConfig`: a JSON file per environment named by
+CDK context `config` (default `config/default.json`), validated at synth; see
+infra/config.py and docs/deploy.md. Other context keys:
 
 | key | default | meaning |
 |---|---|---|
-| `stack_name` | `Videohook` | the stack's name (read by infra/app.py) |
+| `config` | `config/default.json` | the environment's configuration file |
 | `layer_path` | `<repo>/build/lambda-layer` | dependencies layer dir, must contain `python/` (`make layer`) |
-| `provider` | `xai` | VIDEOHOOK_PROVIDER of every Lambda |
-| `video_retention_days` | `30` | objects under `videos/` expire after this many days |
-| `stage_rate_limit` / `stage_burst_limit` | `50` / `100` | stage-wide API throttling |
-| `api_rate_limit` / `api_burst_limit` | `10` / `20` | per API key (usage plan) throttling |
-| `api_quota_per_day` | `10000` | per API key daily request quota |
 | `nag` | `true` | infra/app.py: run the cdk-nag AwsSolutions checks at synth |
+| `provider`, ... | from the file | older single-value keys, override the file (infra/config.py) |
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, Stack, Tags
 from aws_cdk import aws_lambda as lambda_
-from constructs import Construct, Node
+from constructs import Construct
 
+from infra.config import VideohookConfig
 from infra.constructs import ARCHITECTURE, RUNTIME, LambdaFactory, set_logical_id
-from infra.constructs.api import Api, ApiLimits
+from infra.constructs.api import Api
+from infra.constructs.delivery import Delivery
 from infra.constructs.notifications import Notifications
+from infra.constructs.observability import Observability
 from infra.constructs.storage import Storage
 from infra.constructs.workflow import Workflow
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = REPO_ROOT / "functions"
-DEFAULT_LAYER_PATH = REPO_ROOT / "build" / "lambda-layer"
 DEFAULT_STACK_NAME = "Videohook"
-PROVIDERS = ("cometapi", "xai", "aimlapi", "sandbox")
 ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/.pytest_cache", "**/.ruff_cache"]
 
 
 class LayerNotBuiltError(FileNotFoundError):
     """The dependencies layer directory is missing: run `make layer` first."""
-
-
-def _int(node: Node, key: str, default: int, minimum: int = 1) -> int:
-    raw: Any = node.try_get_context(key)
-    value = default if raw is None or raw == "" else int(raw)
-    if value < minimum:
-        raise ValueError(f"context {key}={value}: must be >= {minimum}")
-    return value
-
-
-def _float(node: Node, key: str, default: float) -> float:
-    raw: Any = node.try_get_context(key)
-    value = default if raw is None or raw == "" else float(raw)
-    if value <= 0:
-        raise ValueError(f"context {key}={value}: must be > 0")
-    return value
-
-
-@dataclass(frozen=True)
-class VideohookConfig:
-    layer_path: Path = DEFAULT_LAYER_PATH
-    provider: str = "xai"
-    video_retention_days: int = 30
-    api_limits: ApiLimits = field(default_factory=ApiLimits)
-
-    @classmethod
-    def from_context(cls, node: Node) -> VideohookConfig:
-        layer_path = Path(node.try_get_context("layer_path") or DEFAULT_LAYER_PATH)
-        if not layer_path.is_absolute():
-            layer_path = (Path.cwd() / layer_path).resolve()
-        provider = str(node.try_get_context("provider") or "xai")
-        if provider not in PROVIDERS:
-            raise ValueError(f"context provider={provider!r}: must be one of {', '.join(PROVIDERS)}")
-        defaults = ApiLimits()
-        return cls(
-            layer_path=layer_path,
-            provider=provider,
-            video_retention_days=_int(node, "video_retention_days", 30),
-            api_limits=ApiLimits(
-                stage_rate_limit=_float(node, "stage_rate_limit", defaults.stage_rate_limit),
-                stage_burst_limit=_int(node, "stage_burst_limit", defaults.stage_burst_limit),
-                key_rate_limit=_float(node, "api_rate_limit", defaults.key_rate_limit),
-                key_burst_limit=_int(node, "api_burst_limit", defaults.key_burst_limit),
-                key_quota_per_day=_int(node, "api_quota_per_day", defaults.key_quota_per_day),
-            ),
-        )
 
 
 def check_layer_dir(layer_path: Path) -> Path:
@@ -108,6 +60,9 @@ class VideohookStack(Stack):
         config = config or VideohookConfig.from_context(self.node)
         self.config = config
         layer_dir = check_layer_dir(config.layer_path)
+
+        for key, value in config.tags.items():
+            Tags.of(self).add(key, value)
 
         self.storage = Storage(self, "Storage", video_retention_days=config.video_retention_days)
         self.notifications = Notifications(self, "Notifications")
@@ -132,13 +87,21 @@ class VideohookStack(Stack):
                 "VIDEOHOOK_TOPIC_ARN": self.notifications.topic.topic_arn,
                 "VIDEOHOOK_WEBHOOK_SECRET_ARN": self.notifications.webhook_secret.secret_arn,
                 "VIDEOHOOK_PROVIDER_KEYS_SECRET_ARN": self.notifications.provider_keys_secret.secret_arn,
-                "VIDEOHOOK_PROVIDER": config.provider,
                 "POWERTOOLS_SERVICE_NAME": "videohook",
+                **config.lambda_environment(),
             },
         )
 
+        self.delivery = Delivery(
+            self, "Delivery", factory=self.factory, storage=self.storage, notifications=self.notifications
+        )
         self.workflow = Workflow(
-            self, "Workflow", factory=self.factory, storage=self.storage, notifications=self.notifications
+            self,
+            "Workflow",
+            factory=self.factory,
+            storage=self.storage,
+            notifications=self.notifications,
+            delivery=self.delivery,
         )
         self.api = Api(
             self,
@@ -148,6 +111,20 @@ class VideohookStack(Stack):
             notifications=self.notifications,
             state_machine=self.workflow.state_machine,
             limits=config.api_limits,
+        )
+        # Submit emits video.queued; the deliveries routes read the log and start redeliveries.
+        self.delivery.grant_emit(self.api.function)
+        self.delivery.grant_read_log(self.api.function)
+
+        # After every function exists: each one gets its error and throttle alarms.
+        self.observability = Observability(
+            self,
+            "Observability",
+            functions=self.factory.functions,
+            state_machines={"Workflow": self.workflow.state_machine, "Delivery": self.delivery.state_machine},
+            dead_letter_queue=self.delivery.dead_letter_queue,
+            rest_api=self.api.rest_api,
+            alarms=config.alarms,
         )
 
         CfnOutput(self, "ApiUrl", value=self.api.rest_api.url, description="Base URL: POST {ApiUrl}v1/videos")
@@ -161,3 +138,6 @@ class VideohookStack(Stack):
         CfnOutput(self, "VideoBucketName", value=self.storage.video_bucket.bucket_name)
         CfnOutput(self, "EventsTopicArn", value=self.notifications.topic.topic_arn)
         CfnOutput(self, "ProviderKeysSecretArn", value=self.notifications.provider_keys_secret.secret_arn)
+        CfnOutput(self, "WebhookSecretArn", value=self.notifications.webhook_secret.secret_arn)
+        CfnOutput(self, "OpsTopicArn", value=self.observability.topic.topic_arn, description="alarm actions")
+        CfnOutput(self, "DashboardName", value=self.observability.dashboard.dashboard_name)

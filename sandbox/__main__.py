@@ -1,4 +1,9 @@
-"""``python -m sandbox --port 8788 --time-factor 1``: run the sandbox provider in the foreground."""
+"""``python -m sandbox --port 8788 --time-factor 1``: run the sandbox provider in the foreground.
+
+Faults for every job: ``--fault submit_429=2 --fault poll_5xx=3`` (or, while it runs,
+``POST /sandbox/faults`` with ``{"submit_429": 2}``); for one job: ``sandbox:KEY=VALUE``
+anywhere in its prompt.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +13,40 @@ import signal
 import sys
 from typing import Any
 
-from sandbox.server import COMET_ENVELOPES, OUTCOMES, SandboxServer, parse_size
+from sandbox.server import (
+    COMET_ENVELOPES,
+    KNOBS,
+    OUTCOMES,
+    SandboxServer,
+    faults_help,
+    parse_knob,
+    parse_size,
+)
 
 
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def _fault(text: str) -> tuple[str, str]:
+    key, sep, raw = text.partition("=")
+    key = key.strip().lower()
+    if not sep or key not in KNOBS:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected KEY=VALUE with KEY one of {', '.join(KNOBS)}")
+    try:
+        parse_knob(key, raw)  # checked here, parsed again by the server: `none` must stay `none`
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text}: {exc}") from None
+    return key, raw
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m sandbox",
+        description=__doc__,
+        epilog=faults_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8788, help="port (0 = any free port; default 8788)")
     parser.add_argument("--time-factor", type=float, default=1.0, help="multiplies every generation time")
@@ -38,6 +68,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--public-url", default=None, help="base of the video URLs handed out (default: own url)"
     )
+    parser.add_argument(
+        "--fault",
+        type=_fault,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a global fault knob (repeatable; the table below)",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not log requests")
     args = parser.parse_args(argv)
 
@@ -52,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         default_outcome=args.default_outcome,
         default_seconds=args.default_seconds,
         truncate_at=args.truncate_at,
+        faults=dict(args.fault),
         public_url=args.public_url,
         log_requests=not args.quiet,
     )

@@ -40,6 +40,27 @@ def _guarded(real):
 socket.socket.connect = _guarded(_real_connect)
 socket.socket.connect_ex = _guarded(_real_connect_ex)
 
+# Name resolution is network traffic too (a DNS query leaves the machine): only loopback
+# names and literal addresses resolve in tests; anything else fails like an unknown name.
+_real_getaddrinfo = socket.getaddrinfo
+LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+
+
+def _guarded_getaddrinfo(host, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003 - socket's signature
+    name = host.decode() if isinstance(host, bytes) else host
+    if name is not None and name.lower().rstrip(".") not in LOOPBACK_NAMES:
+        try:
+            ipaddress.ip_address(name.split("%", 1)[0])
+        except ValueError:
+            blocked_connects.append(("getaddrinfo", name))
+            raise socket.gaierror(
+                socket.EAI_NONAME, f"test network guard: refused to resolve {name!r}"
+            ) from None
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+socket.getaddrinfo = _guarded_getaddrinfo
+
 
 @pytest.fixture(autouse=True)
 def _no_off_machine_traffic():
@@ -53,6 +74,8 @@ def _no_off_machine_traffic():
 
 E2E_TIME_SCALE = 0.02
 API_KEY = "vh_test_tenant_a"
+# A second tenant (every API key is one), for isolation tests.
+API_KEY_B = "vh_test_tenant_b"
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +85,10 @@ def local_stack():
 
     stack = LocalStack(
         LocalStackConfig(
-            port=0, api_keys=[API_KEY], time_scale=E2E_TIME_SCALE, webhook_secret=new_webhook_secret()
+            port=0,
+            api_keys=[API_KEY, API_KEY_B],
+            time_scale=E2E_TIME_SCALE,
+            webhook_secret=new_webhook_secret(),
         )
     ).start()
     yield stack
@@ -74,4 +100,13 @@ def api(local_stack):
     import httpx
 
     with httpx.Client(base_url=local_stack.url, headers={"x-api-key": API_KEY}, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def api_b(local_stack):
+    """Like `api`, as the second tenant."""
+    import httpx
+
+    with httpx.Client(base_url=local_stack.url, headers={"x-api-key": API_KEY_B}, timeout=30) as client:
         yield client

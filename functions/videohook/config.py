@@ -31,9 +31,15 @@ class Settings(BaseModel):
     webhook_secret_arn: str | None = None
 
     jobs_table: str = "videohook-jobs"
+    idempotency_table: str = "videohook-idempotency"
     video_bucket: str = "videohook-videos"
     topic_arn: str = ""
     state_machine_arn: str = ""
+    # Webhook delivery: its own state machine, attempt log, dead-letter queue; events also go to EventBridge.
+    delivery_state_machine_arn: str = ""
+    deliveries_table: str = "videohook-deliveries"
+    webhook_dlq_url: str = ""
+    event_bus: str = "default"
 
     # Multiplies every duration of the workflow in the local stack (1 in the cloud).
     time_scale: float = Field(default=1.0, gt=0)
@@ -42,6 +48,10 @@ class Settings(BaseModel):
     download_url_ttl_seconds: int = Field(default=3600, ge=60, le=604800)
     default_model: str = "grok-imagine-video"
     video_key_prefix: str = "videos/"
+    upload_key_prefix: str = "uploads/"
+    upload_url_ttl_seconds: int = Field(default=900, ge=60, le=3600)
+    # How long an Idempotency-Key is remembered (Powertools idempotency record TTL).
+    idempotency_ttl_seconds: int = Field(default=86400, ge=60)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -58,13 +68,20 @@ class Settings(BaseModel):
             "VIDEOHOOK_PROVIDER_KEYS_SECRET_ARN": "provider_keys_secret_arn",
             "VIDEOHOOK_WEBHOOK_SECRET_ARN": "webhook_secret_arn",
             "VIDEOHOOK_JOBS_TABLE": "jobs_table",
+            "VIDEOHOOK_IDEMPOTENCY_TABLE": "idempotency_table",
             "VIDEOHOOK_VIDEO_BUCKET": "video_bucket",
             "VIDEOHOOK_TOPIC_ARN": "topic_arn",
             "VIDEOHOOK_STATE_MACHINE_ARN": "state_machine_arn",
+            "VIDEOHOOK_DELIVERY_STATE_MACHINE_ARN": "delivery_state_machine_arn",
+            "VIDEOHOOK_DELIVERIES_TABLE": "deliveries_table",
+            "VIDEOHOOK_WEBHOOK_DLQ_URL": "webhook_dlq_url",
+            "VIDEOHOOK_EVENT_BUS": "event_bus",
             "VIDEOHOOK_TIME_SCALE": "time_scale",
             "VIDEOHOOK_JOB_DEADLINE_SECONDS": "job_deadline_seconds",
             "VIDEOHOOK_DOWNLOAD_URL_TTL_SECONDS": "download_url_ttl_seconds",
             "VIDEOHOOK_DEFAULT_MODEL": "default_model",
+            "VIDEOHOOK_UPLOAD_URL_TTL_SECONDS": "upload_url_ttl_seconds",
+            "VIDEOHOOK_IDEMPOTENCY_TTL_SECONDS": "idempotency_ttl_seconds",
         }
         for var, field in mapping.items():
             if env.get(var):

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from videohook.models import TERMINAL_STATUSES, Job
+from videohook.models import TERMINAL_STATUSES, Job, JobStatus
 
 # Job records outlive their videos a little so that GET keeps answering after expiry.
 RECORD_RETENTION = timedelta(days=90)
+TENANT_INDEX = "by_tenant"
+# Items one list call may examine (a rare status filter on a large tenant must not run for ever).
+MAX_ITEMS_EXAMINED_PER_LIST = 1000
+# Items one filtered Query reads (the filter applies after the limit).
+FILTERED_QUERY_LIMIT = 100
 
 
 class JobNotFound(Exception):
@@ -26,6 +31,17 @@ class JobAlreadyTerminal(Exception):
 def _to_dynamo(value: dict[str, Any]) -> dict[str, Any]:
     # The resource API wants Decimal, never float.
     return json.loads(json.dumps(value), parse_float=Decimal)
+
+
+def sortable_time(value: datetime) -> str:
+    """Fixed-width UTC ISO 8601 (pydantic drops `.000000`), so strings sort like the instants."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _fields(job: Job, *, exclude_none: bool = False) -> dict[str, Any]:
+    fields = job.model_dump(mode="json", exclude_none=exclude_none)
+    fields["created_at"] = sortable_time(job.created_at)  # the by_tenant index's sort key
+    return fields
 
 
 def _from_dynamo(value: Any) -> Any:
@@ -44,7 +60,7 @@ class JobStore:
         self._table = table
 
     def create(self, job: Job) -> None:
-        item = _to_dynamo(job.model_dump(mode="json", exclude_none=True))
+        item = _to_dynamo(_fields(job, exclude_none=True))
         item["expires_at"] = int((job.created_at + RECORD_RETENTION).timestamp())
         self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(id)")
 
@@ -52,15 +68,14 @@ class JobStore:
         item = self._table.get_item(Key={"id": job_id}, ConsistentRead=True).get("Item")
         if item is None:
             raise JobNotFound(job_id)
-        item.pop("expires_at", None)
-        return Job.model_validate(_from_dynamo(item))
+        return _job(item)
 
     def get_for_tenant(self, job_id: str, tenant_id: str) -> Job:
-        """Another tenant's job is indistinguishable from a missing one."""
-        job = self.get(job_id)
-        if job.tenant_id != tenant_id:
+        """Another tenant's job is indistinguishable from a missing one (so is any item that is no job)."""
+        item = self._table.get_item(Key={"id": job_id}, ConsistentRead=True).get("Item")
+        if item is None or item.get("tenant_id") != tenant_id:
             raise JobNotFound(job_id)
-        return job
+        return _job(item)
 
     def update(self, job: Job, *, allow_after_terminal: bool = False) -> None:
         """Write every field of `job` back, unless the stored job is already terminal.
@@ -71,7 +86,7 @@ class JobStore:
         values: dict[str, Any] = {}
         sets: list[str] = []
         removes: list[str] = []
-        fields = job.model_dump(mode="json")
+        fields = _fields(job)
         for i, (name, value) in enumerate(fields.items()):
             if name == "id":
                 continue
@@ -106,3 +121,100 @@ class JobStore:
 
     def delete(self, job_id: str) -> None:
         self._table.delete_item(Key={"id": job_id})
+
+    def cancel(self, job_id: str, tenant_id: str, *, now: datetime) -> Job:
+        """Mark the tenant's job canceled in one conditional write; return it as stored.
+
+        Raises JobNotFound (no such job, or another tenant's) or JobAlreadyTerminal.
+        """
+        names = {"#status": "status", "#tenant": "tenant_id"}
+        values: dict[str, Any] = {
+            ":canceled": JobStatus.CANCELED.value,
+            ":now": sortable_time(now),
+            ":tenant": tenant_id,
+        }
+        terminal = []
+        for i, status in enumerate(sorted(TERMINAL_STATUSES)):
+            values[f":t{i}"] = status.value
+            terminal.append(f":t{i}")
+        try:
+            answer = self._table.update_item(
+                Key={"id": job_id},
+                UpdateExpression="SET #status = :canceled, updated_at = :now, completed_at = :now",
+                ConditionExpression=(
+                    f"attribute_exists(id) AND #tenant = :tenant AND NOT #status IN ({', '.join(terminal)})"
+                ),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            # Why the condition failed: the item as it is now (the write changed nothing).
+            old = self._table.get_item(Key={"id": job_id}, ConsistentRead=True).get("Item")
+            if old is None or old.get("tenant_id") != tenant_id:
+                raise JobNotFound(job_id) from error
+            raise JobAlreadyTerminal(job_id) from error
+        return _job(answer["Attributes"])
+
+    def list_for_tenant(
+        self,
+        tenant_id: str,
+        *,
+        limit: int,
+        status: JobStatus | None = None,
+        after: dict[str, str] | None = None,
+    ) -> tuple[list[Job], dict[str, str] | None]:
+        """One page of the tenant's jobs, newest first, through the by_tenant index (a Query).
+
+        `after` is a position from a previous page. Returns the jobs and the position to
+        continue from: that of the last job returned when the page ended in the middle of
+        what DynamoDB read, else DynamoDB's own LastEvaluatedKey; None when nothing is left.
+        """
+        jobs: list[Job] = []
+        position = after
+        examined = 0
+        while True:
+            request: dict[str, Any] = {
+                "IndexName": TENANT_INDEX,
+                "KeyConditionExpression": "#tenant = :tenant",
+                "ExpressionAttributeNames": {"#tenant": "tenant_id"},
+                "ExpressionAttributeValues": {":tenant": tenant_id},
+                "ScanIndexForward": False,
+                # One more than needed: when it comes back, the page ends in the middle.
+                "Limit": limit - len(jobs) + 1 if status is None else FILTERED_QUERY_LIMIT,
+            }
+            if status is not None:
+                request["FilterExpression"] = "#status = :status"
+                request["ExpressionAttributeNames"]["#status"] = "status"
+                request["ExpressionAttributeValues"][":status"] = status.value
+            if position is not None:
+                request["ExclusiveStartKey"] = {**position, "tenant_id": tenant_id}
+            answer = self._table.query(**request)
+            examined += answer.get("ScannedCount", 0)
+            items = answer.get("Items", [])
+            for index, item in enumerate(items):
+                if len(jobs) == limit:
+                    # More matching items follow: continue after the last one returned.
+                    return jobs, _position(jobs[-1])
+                jobs.append(_job(item))
+                if len(jobs) == limit and index + 1 == len(items) and "LastEvaluatedKey" not in answer:
+                    return jobs, None
+            last = answer.get("LastEvaluatedKey")
+            if last is None:
+                return jobs, None
+            position = {"id": last["id"], "created_at": last["created_at"]}
+            if len(jobs) == limit or examined >= MAX_ITEMS_EXAMINED_PER_LIST:
+                # Everything up to DynamoDB's position was examined: continuing there skips nothing.
+                return jobs, position
+
+
+def _position(job: Job) -> dict[str, str]:
+    return {"id": job.id, "created_at": sortable_time(job.created_at)}
+
+
+def _job(item: dict[str, Any]) -> Job:
+    item = dict(item)
+    item.pop("expires_at", None)
+    return Job.model_validate(_from_dynamo(item))

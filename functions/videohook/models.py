@@ -5,13 +5,32 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 ASPECT_RATIOS = ("1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3")
 AspectRatio = Literal["1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3"]
 Resolution = Literal["480p", "720p", "1080p"]
+
+KNOWN_MODELS = ("grok-imagine-video", "grok-imagine-video-1.5")
+MODELS_WITHOUT_1080P = ("grok-imagine-video",)
+MAX_PROMPT_CHARS = 4096
+MAX_URL_CHARS = 2048
+MAX_REFERENCE_IMAGES = 7
+MAX_METADATA_KEYS = 32
+MAX_METADATA_BYTES = 4096
+MAX_METADATA_DEPTH = 4
+# API Gateway passes at most 10 MB and Lambda accepts at most 6 MB of event: a data URI's
+# base64 text (4/3 of the image) must fit in that with the rest of the request.
+MAX_IMAGE_BYTES = 4 * 1024 * 1024
+# Larger images go through POST /v1/uploads (a presigned S3 PUT).
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+UPLOAD_CONTENT_TYPES = ("image/png", "image/jpeg", "image/webp")
+UploadContentType = Literal["image/png", "image/jpeg", "image/webp"]
+UPLOAD_ID_PATTERN = r"^upl_[0-9a-z]{26}$"
+IMAGE_URL_PATTERN = r"^(https://|data:image/(png|jpeg|webp);base64,)"
 
 
 class ProviderName(StrEnum):
@@ -49,9 +68,38 @@ class JobError(BaseModel):
 
 
 class ImageInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """The first frame: exactly one of `url` and `upload_id`."""
 
-    url: str = Field(description="An https URL or a data:image/(png|jpeg|webp);base64, URI")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["url"], "properties": {"url": {"type": "string"}}},
+                {"required": ["upload_id"], "properties": {"upload_id": {"type": "string"}}},
+            ]
+        },
+    )
+
+    url: str | None = Field(
+        default=None,
+        description=(
+            "An https URL, or a data:image/(png|jpeg|webp);base64, URI of at most "
+            f"{MAX_IMAGE_BYTES} decoded bytes (larger images: POST /v1/uploads). "
+            "Jobs show data URIs shortened."
+        ),
+        json_schema_extra={"pattern": IMAGE_URL_PATTERN},
+    )
+    upload_id: str | None = Field(
+        default=None,
+        description="An upload from POST /v1/uploads (the provider gets a presigned GET URL of it)",
+        pattern=UPLOAD_ID_PATTERN,
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ImageInput:
+        if (self.url is None) == (self.upload_id is None):
+            raise PydanticCustomError("invalid_image", "send exactly one of image.url and image.upload_id")
+        return self
 
 
 class CreateVideoRequest(BaseModel):
@@ -59,17 +107,45 @@ class CreateVideoRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    prompt: str = Field(min_length=1, max_length=4096)
-    model: str | None = Field(default=None, max_length=64)
-    duration: int | None = Field(default=None, ge=1, le=15)
+    prompt: str = Field(
+        min_length=1, max_length=MAX_PROMPT_CHARS, description="What the video shows; not blank"
+    )
+    model: str | None = Field(
+        default=None,
+        max_length=64,
+        description=f"Default {KNOWN_MODELS[0]}; {', '.join(MODELS_WITHOUT_1080P)} has no 1080p",
+        json_schema_extra={"enum": [*KNOWN_MODELS, None]},
+    )
+    duration: int | None = Field(default=None, ge=1, le=15, strict=True, description="Seconds, an integer")
     resolution: Resolution | None = None
     aspect_ratio: AspectRatio | None = None
-    image: ImageInput | None = None
-    reference_images: list[str] | None = Field(default=None, min_length=1, max_length=7)
-    user: str | None = Field(default=None, max_length=256)
-    webhook_url: str | None = Field(default=None, max_length=2048)
-    metadata: dict[str, Any] | None = None
-    provider: ProviderName | None = None
+    image: ImageInput | None = Field(default=None, description="Image to video: the first frame")
+    reference_images: list[Annotated[str, Field(max_length=MAX_URL_CHARS)]] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_REFERENCE_IMAGES,
+        description="https URLs; never with `image`; only for providers that support them (aimlapi)",
+        json_schema_extra={"items": {"type": "string", "maxLength": MAX_URL_CHARS, "pattern": "^https://"}},
+    )
+    user: str | None = Field(default=None, max_length=256, description="Your end user's id, for the provider")
+    webhook_url: str | None = Field(
+        default=None,
+        max_length=MAX_URL_CHARS,
+        description=(
+            "Where the signed event is POSTed: https, public addresses only "
+            "(the local stack also allows http://127.0.0.1)"
+        ),
+        json_schema_extra={"pattern": "^https?://"},
+    )
+    metadata: dict[str, Any] | None = Field(
+        default=None,
+        max_length=MAX_METADATA_KEYS,
+        description=(
+            f"Yours, returned with the job: a JSON object of at most {MAX_METADATA_KEYS} keys, "
+            f"{MAX_METADATA_BYTES} bytes and {MAX_METADATA_DEPTH} levels"
+        ),
+    )
+    provider: ProviderName | None = Field(default=None, description="Default: the deployment's provider")
 
 
 class VideoArtifact(BaseModel):
@@ -124,10 +200,40 @@ class Job(JobView):
         return view
 
 
+class JobList(BaseModel):
+    """GET /v1/videos: one page of the caller's jobs, newest first."""
+
+    data: list[JobView]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` for the next page; null on the last page"
+    )
+
+
+class CreateUploadRequest(BaseModel):
+    """Body of POST /v1/uploads."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    content_type: UploadContentType
+    bytes: int = Field(ge=1, le=MAX_UPLOAD_BYTES, strict=True, description="Size of the image in bytes")
+
+
+class UploadView(BaseModel):
+    """Where to PUT the image; then create the job with `image: {"upload_id": ...}`."""
+
+    upload_id: str = Field(pattern=UPLOAD_ID_PATTERN)
+    upload_url: str = Field(description="Presigned S3 URL: PUT the image bytes there")
+    method: Literal["PUT"] = "PUT"
+    headers: dict[str, str] = Field(description="Headers the PUT must carry")
+    expires_at: datetime = Field(description="The upload URL works until then")
+
+
 class ErrorBody(BaseModel):
-    code: str
+    code: str = Field(description="Stable, machine-readable")
     message: str
-    field: str | None = None
+    field: str | None = Field(
+        default=None, description="The offending field (dotted path), query parameter or header, if any"
+    )
 
 
 class ErrorResponse(BaseModel):
@@ -162,14 +268,6 @@ class TaskFailure(BaseModel):
 
     job_id: str
     error: dict[str, Any] = Field(default_factory=dict)
-
-
-class PublishedEvent(BaseModel):
-    """Output of the publish step, input of the webhook step."""
-
-    job_id: str
-    event_id: str
-    event: dict[str, Any]
 
 
 EventType = Literal[

@@ -1,85 +1,138 @@
-"""Telling the caller: the job's event on SNS and as a signed webhook."""
+"""Telling the caller: every job event goes to SNS, to EventBridge, and to the webhook.
+
+The webhook is delivered by the delivery state machine (one execution per event,
+named after the event id), so an event's retries all carry one `webhook-id`.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
-from videohook.models import (
-    Job,
-    JobStatus,
-    WebhookEvent,
-    utc_now,
-)
+from videohook import telemetry
+from videohook.deliveries import AttemptRecord, DeliveryRequest
+from videohook.errors import ApiError
+from videohook.models import Job, JobStatus, WebhookEvent, utc_now
 from videohook.runtime import Runtime
-from videohook.submission import public_job
 
-logger = Logger(service="videohook")
+logger = telemetry.logger
 
 EVENT_TYPES = {
+    JobStatus.QUEUED: "video.queued",
+    JobStatus.RUNNING: "video.running",
     JobStatus.SUCCEEDED: "video.succeeded",
     JobStatus.FAILED: "video.failed",
     JobStatus.EXPIRED: "video.expired",
     JobStatus.CANCELED: "video.canceled",
-    JobStatus.QUEUED: "video.queued",
-    JobStatus.RUNNING: "video.running",
 }
+EVENT_SOURCE = "videohook"
 
 
 def event_id_for(job: Job) -> str:
-    """Stable per job and event type, so every retry of one event carries one webhook-id."""
+    """Stable per job and event type, so every retry and redelivery of one event has one webhook-id."""
     return f"evt_{job.id.removeprefix('vid_')}_{job.status.value}"
 
 
-def publish_event(runtime: Runtime, job_id: str) -> dict[str, Any]:
-    """Publish the job's current event to SNS; return it for the webhook step."""
-    job = runtime.store.get(job_id)
-    logger.append_keys(job_id=job.id)
-    event = WebhookEvent(
+def wants_webhook(job: Job, event_type: str) -> bool:
+    """Terminal events always go out; a job's `webhook_events` filters the others."""
+    if not job.webhook_url:
+        return False
+    if job.status.is_terminal:
+        return True
+    wanted = getattr(job, "webhook_events", None)
+    return wanted is None or event_type in wanted
+
+
+def build_event(runtime: Runtime, job: Job) -> WebhookEvent:
+    from videohook.submission import public_job
+
+    return WebhookEvent(
         type=EVENT_TYPES[job.status],
-        timestamp=job.completed_at or utc_now(),
+        timestamp=job.completed_at or job.updated_at,
         data=public_job(runtime, job).model_dump(mode="json"),
     )
+
+
+def emit_event(runtime: Runtime, job: Job) -> dict[str, Any]:
+    """Publish the job's current event to SNS and EventBridge and start its webhook delivery."""
+    settings = runtime.settings
+    event = build_event(runtime, job)
     body = event.model_dump(mode="json")
+    message = json.dumps(body)
+    event_id = event_id_for(job)
     runtime.sns.publish(
-        TopicArn=runtime.settings.topic_arn,
-        Message=json.dumps(body),
+        TopicArn=settings.topic_arn,
+        Message=message,
         MessageAttributes={
-            "type": {"DataType": "String", "StringValue": event.type},
-            "status": {"DataType": "String", "StringValue": job.status.value},
-            "provider": {"DataType": "String", "StringValue": job.provider.value},
+            name: {"DataType": "String", "StringValue": value}
+            for name, value in (
+                ("type", event.type),
+                ("status", job.status.value),
+                ("provider", job.provider.value),
+                ("tenant", job.tenant_id),
+            )
         },
     )
-    return {"job_id": job.id, "event_id": event_id_for(job), "event": body}
-
-
-class WebhookDeliveryFailed(Exception):
-    """Raised so the state machine retries the delivery on its own schedule."""
-
-
-def deliver_event(runtime: Runtime, job_id: str, event_id: str, event: dict[str, Any]) -> dict[str, Any]:
-    from videohook.webhooks import WebhookUrlRejected, deliver_webhook, validate_webhook_url
-
-    job = runtime.store.get(job_id)
-    if not job.webhook_url:
-        return {"job_id": job_id, "delivered": False, "skipped": "no webhook_url"}
-    try:
-        # Resolved again at every attempt: the answer at submit time may have changed.
-        validate_webhook_url(job.webhook_url, allow_loopback=runtime.settings.allow_loopback_webhooks)
-    except WebhookUrlRejected as error:
-        return {"job_id": job_id, "delivered": False, "skipped": str(error)}
-    attempt = deliver_webhook(
-        url=job.webhook_url,
-        event_id=event_id,
-        body=json.dumps(event).encode(),
-        secret=runtime.webhook_secret(),
-        client=runtime.http,
+    runtime.events.put_events(
+        Entries=[
+            {
+                "Source": EVENT_SOURCE,
+                "DetailType": event.type,
+                "Detail": message,
+                "EventBusName": settings.event_bus,
+            }
+        ]
     )
-    if not attempt.delivered:
-        logger.warning(
-            "webhook not delivered", extra={"status_code": attempt.status_code, "error": attempt.error}
+    if wants_webhook(job, event.type):
+        start_delivery(runtime, DeliveryRequest(job_id=job.id, event_id=event_id, event=body), name=event_id)
+    logger.info("event published", extra={"event_type": event.type, "event_id": event_id})
+    return {"job_id": job.id, "event_id": event_id, "event": body}
+
+
+def start_delivery(runtime: Runtime, request: DeliveryRequest, *, name: str) -> None:
+    sfn = runtime.sfn
+    try:
+        sfn.start_execution(
+            stateMachineArn=runtime.settings.delivery_state_machine_arn,
+            name=name,
+            input=request.model_dump_json(),
         )
-        raise WebhookDeliveryFailed(f"webhook answered {attempt.status_code or attempt.error}")
-    return {"job_id": job_id, "delivered": True, "status_code": attempt.status_code}
+    except sfn.exceptions.ExecutionAlreadyExists:
+        # The same event was already handed over (a retried step): its delivery is under way.
+        logger.info("delivery already started", extra={"event_id": request.event_id})
+
+
+def publish_event(runtime: Runtime, job_id: str) -> dict[str, Any]:
+    """State `PublishEvent`: the job's terminal event."""
+    job = runtime.store.get(job_id)
+    telemetry.bind_job(job.id)
+    return emit_event(runtime, job)
+
+
+def redeliver(runtime: Runtime, job_id: str, *, tenant_id: str) -> dict[str, Any]:
+    """Send a finished job's terminal event again, with its original webhook-id."""
+    from videohook.job_store import JobNotFound
+
+    try:
+        job = runtime.store.get_for_tenant(job_id, tenant_id)
+    except JobNotFound as error:
+        raise ApiError(404, "not_found", f"no video job '{job_id}'", field="id") from error
+    if not job.status.is_terminal:
+        raise ApiError(409, "job_not_finished", "only a finished job's event can be redelivered")
+    if not job.webhook_url:
+        raise ApiError(409, "no_webhook_url", "the job has no webhook_url")
+    event_id = event_id_for(job)
+    body = build_event(runtime, job).model_dump(mode="json")
+    name = f"{event_id}-re{int(utc_now().timestamp() * 1000)}"
+    start_delivery(runtime, DeliveryRequest(job_id=job.id, event_id=event_id, event=body), name=name)
+    return {"job_id": job.id, "event_id": event_id, "type": body["type"], "status": "scheduled"}
+
+
+def delivery_log(runtime: Runtime, job_id: str, *, tenant_id: str) -> list[AttemptRecord]:
+    from videohook.job_store import JobNotFound
+
+    try:
+        runtime.store.get_for_tenant(job_id, tenant_id)
+    except JobNotFound as error:
+        raise ApiError(404, "not_found", f"no video job '{job_id}'", field="id") from error
+    return runtime.deliveries.attempts(job_id)

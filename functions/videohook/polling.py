@@ -1,52 +1,413 @@
 """How long the workflow waits before the next poll: pure and deterministic.
 
-Generation time grows with clip length and resolution (PROVIDERS.md: a 720p
-clip took about 107 s on AI/ML API). We wait for about half of what is
-predicted to remain, so that polls get denser as the end approaches, within
-[MIN_WAIT, MAX_WAIT] seconds of provider time.
+The policy forecasts the job's total time T (provider seconds from submit to "done")
+as a mixture of lognormal distributions, then puts the next poll as late as it can
+while the detection lag it risks stays small.
+
+The forecast, from what the poll step knows:
+
+* a prior per *kind* of job (provider, model, resolution, duration bucket: `job_kind`):
+  the median and spread of the recent completion times of that kind (`HistoryStats`,
+  kept in DynamoDB by `videohook.job_history`), or, without enough history, a formula
+  of the requested duration and resolution with a wide spread;
+* a heavy tail: some jobs take far longer than their kind usually does (a busy
+  provider, a stalled render). The prior gives them a second, slower and wider,
+  lognormal component, so a late job is polled less and less often instead of every
+  second forever;
+* the reported progress and its rate since the previous poll: a measurement of T,
+  combined with the prior by Bayes' rule (one Gaussian update per component in log
+  space, the components reweighted by how well they explain it). A job whose progress
+  says it is slow moves to the tail component; progress that stopped moving (a stall)
+  is ignored until it moves again.
+
+The choice: given that the job was not done at `elapsed` = t, the expected detection
+lag of a poll at t + w is
+
+    L(w) = E[t + w - T | t < T <= t + w] P(T <= t + w | T > t) = w - (1/S(t)) * integral_t^{t+w} S(s) ds
+
+(S is the forecast's survival function). The next wait is the largest whole number
+of seconds w (Step Functions' Wait takes whole seconds) with L(w) <= LAG_BUDGET_SECONDS:
+far from the predicted end L stays ~0 and waits are long; near it the forecast's
+density is high and waits shrink to MIN_WAIT; past it they grow again with the tail.
+A constant lag budget per poll is the discrete form of the optimal schedule for
+"polls + lambda * lag" (interval proportional to 1/sqrt(hazard)).
+
+429s and other transient errors: at least Retry-After, else exponential backoff.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 MIN_WAIT_SECONDS = 1
-MAX_WAIT_SECONDS = 30
+MAX_WAIT_SECONDS = 120
+# Expected detection lag (s) one poll may risk: the one knob between polls and lag.
+LAG_BUDGET_SECONDS = 0.3
+MAX_RETRY_AFTER_SECONDS = 300
+MAX_ERROR_BACKOFF_SECONDS = 60
+
 DEFAULT_DURATION_SECONDS = 8
 RESOLUTION_FACTOR = {"480p": 0.8, "720p": 1.0, "1080p": 1.6}
 
+# The prior without history: a formula, deliberately wide.
+FORMULA_LOG_SIGMA = 0.5
+# With history: at least this spread (log space), however tight the samples.
+MIN_HISTORY_LOG_SIGMA = 0.08
+MIN_HISTORY_SAMPLES = 3
+# The slow component: its median is TAIL_SHIFT times the main one's.
+TAIL_SHIFT = 2.0
+TAIL_LOG_SIGMA = 0.8
+DEFAULT_TAIL_WEIGHT = 0.08
+MIN_TAIL_WEIGHT = 0.03
+MAX_TAIL_WEIGHT = 0.3
+# Progress: the relative error of a remaining-time estimate from an average rate, and
+# how many "expected seconds per percent" without a change make a stall.
+PROGRESS_RELATIVE_ERROR = 0.25
+STALL_INTERVALS = 4.0
+# The spread (log) of how much longer a stall lasts, relative to how long it has lasted.
+STALL_LOG_SIGMA = 1.0
+
+_SQRT2 = math.sqrt(2.0)
+
+
+# ---- kinds and history ----------------------------------------------------------------
+
+
+def duration_bucket(duration: int | None) -> str:
+    """Durations 1-15 s in five buckets of three; None (the provider's default) on its own."""
+    if duration is None:
+        return "default"
+    low = ((max(1, min(15, duration)) - 1) // 3) * 3 + 1
+    return f"{low}-{low + 2}"
+
+
+def job_kind(provider: str, model: str | None, resolution: str | None, duration: int | None) -> str:
+    """Jobs of one kind take about as long as each other: the key of the completion-time history."""
+    return f"{provider}|{model or 'default'}|{resolution or 'default'}|{duration_bucket(duration)}"
+
+
+@dataclass(frozen=True)
+class HistoryStats:
+    """Recent completion times of one kind, summarized (log space: they are skewed)."""
+
+    count: int
+    median_seconds: float
+    log_sigma: float
+    tail_weight: float
+
+
+def history_stats(samples: Sequence[float]) -> HistoryStats | None:
+    """Median, robust spread (MAD) and the share of very slow jobs; None if too few samples."""
+    values = [s for s in samples if isinstance(s, int | float) and math.isfinite(s) and s > 0]
+    if len(values) < MIN_HISTORY_SAMPLES:
+        return None
+    logs = [math.log(v) for v in values]
+    center = statistics.median(logs)
+    mad = statistics.median(abs(x - center) for x in logs)
+    # 1.4826 * MAD estimates a normal sigma; a few samples understate the spread.
+    sigma = max(MIN_HISTORY_LOG_SIGMA, 1.4826 * mad) * (1.0 + 1.0 / math.sqrt(len(values)))
+    slow = sum(1 for x in logs if x > center + max(3.0 * sigma, math.log(1.5)))
+    tail = min(MAX_TAIL_WEIGHT, max(MIN_TAIL_WEIGHT, (slow + 1) / (len(values) + 2)))
+    return HistoryStats(count=len(values), median_seconds=math.exp(center), log_sigma=sigma, tail_weight=tail)
+
+
+def observed_completion_seconds(previous_elapsed: float | None, elapsed: float) -> float:
+    """The completion time a poll that saw "done" records: the middle of the last interval."""
+    if previous_elapsed is None or not 0 <= previous_elapsed < elapsed:
+        return elapsed
+    return (previous_elapsed + elapsed) / 2.0
+
 
 def expected_generation_seconds(duration: int | None, resolution: str | None) -> float:
+    """The formula prior: generation time grows with clip length and resolution."""
     seconds = 30.0 + 6.0 * (duration or DEFAULT_DURATION_SECONDS)
     return seconds * RESOLUTION_FACTOR.get(resolution or "720p", 1.0)
 
 
-def _clamp(seconds: float) -> int:
-    if math.isnan(seconds):
-        return MAX_WAIT_SECONDS
-    return round(max(MIN_WAIT_SECONDS, min(MAX_WAIT_SECONDS, seconds)))
+# ---- the forecast ----------------------------------------------------------------------
 
 
-def first_wait_seconds(duration: int | None, resolution: str | None) -> int:
-    return _clamp(expected_generation_seconds(duration, resolution) / 3)
+def _upper_tail(z: float) -> float:
+    """P(Z > z) for a standard normal, accurate far into both tails."""
+    return 0.5 * math.erfc(z / _SQRT2)
 
 
-def next_wait_seconds(
-    *,
-    elapsed_seconds: float,
-    progress: int | None,
-    duration: int | None,
-    resolution: str | None,
-    retry_after: float | None = None,
-) -> int:
-    """Seconds of provider time until the next poll."""
-    if retry_after is not None:
-        return _clamp(max(retry_after, MIN_WAIT_SECONDS))
-    if progress and 0 < progress < 100 and elapsed_seconds > 0:
-        remaining = elapsed_seconds * (100 - progress) / progress
+@dataclass(frozen=True)
+class Component:
+    weight: float
+    mu: float  # log seconds
+    sigma: float
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """A mixture of lognormals over T, the total seconds from submit to "done"."""
+
+    components: tuple[Component, ...]
+    source: str  # formula | history, plus "+progress" when progress was used
+
+    def survival(self, x: float) -> float:
+        if x <= 0:
+            return 1.0
+        log_x = math.log(x)
+        return sum(c.weight * _upper_tail((log_x - c.mu) / c.sigma) for c in self.components)
+
+    def integrated_survival(self, a: float, b: float) -> float:
+        """Integral of S over [a, b], in closed form.
+
+        For one lognormal, H(x) = integral_0^x S = x Q(z) + M (1 - Q(z - sigma)) with
+        z = (ln x - mu) / sigma, M = exp(mu + sigma^2 / 2) and Q the normal upper tail.
+        """
+        return max(0.0, self._h(b) - self._h(a))
+
+    def _h(self, x: float) -> float:
+        """H(x) minus the constant sum of w M (it cancels in every difference)."""
+        total = 0.0
+        log_x = math.log(x) if x > 0 else None
+        for c in self.components:
+            mean = math.exp(c.mu + 0.5 * c.sigma * c.sigma)
+            if log_x is None:
+                total -= c.weight * mean
+                continue
+            z = (log_x - c.mu) / c.sigma
+            total += c.weight * (x * _upper_tail(z) - mean * _upper_tail(z - c.sigma))
+        return total
+
+    def median(self) -> float:
+        """The forecast's median (bisection on the survival function)."""
+        low, high = 1e-3, 1e7
+        for _ in range(80):
+            mid = math.sqrt(low * high)
+            if self.survival(mid) > 0.5:
+                low = mid
+            else:
+                high = mid
+        return math.sqrt(low * high)
+
+
+def _prior(
+    duration: int | None, resolution: str | None, history: HistoryStats | None
+) -> tuple[list[Component], str]:
+    if history is not None:
+        mu, sigma, tail, source = (
+            math.log(history.median_seconds),
+            history.log_sigma,
+            history.tail_weight,
+            "history",
+        )
     else:
-        remaining = expected_generation_seconds(duration, resolution) - elapsed_seconds
-    if remaining <= 0:
-        # Later than predicted: poll at a steady, modest rate.
-        return _clamp(3)
-    return _clamp(remaining / 2)
+        mu = math.log(expected_generation_seconds(duration, resolution))
+        sigma, tail, source = FORMULA_LOG_SIGMA, DEFAULT_TAIL_WEIGHT, "formula"
+    return [
+        Component(1.0 - tail, mu, sigma),
+        Component(tail, mu + math.log(TAIL_SHIFT), max(TAIL_LOG_SIGMA, sigma)),
+    ], source
+
+
+def _shifted(components: list[Component], start: float) -> list[Component]:
+    """T = start + T0: the prior of a job that started rendering at `start`, not at submit
+    (a lognormal again, with the same median shift and the same spread in seconds)."""
+    shifted = []
+    for c in components:
+        median = math.exp(c.mu)
+        total = start + median
+        shifted.append(Component(c.weight, math.log(total), max(1e-3, c.sigma * median / total)))
+    return shifted
+
+
+@dataclass(frozen=True)
+class PollObservation:
+    """What the poll step knows when it picks the next wait. Times are provider seconds
+    since submit (the local stack's time scale already divided out)."""
+
+    elapsed: float
+    progress: int | None = None  # reported (the highest so far), None if never
+    queued: bool = False  # the provider says the job has not started rendering
+    previous_elapsed: float | None = None  # the previous poll; None at the first
+    was_queued: bool = False  # the status at the previous poll
+    changed_elapsed: float | None = None  # when status or progress last changed, before this poll
+    changed_progress: int | None = None  # the progress since then
+    duration: int | None = None
+    resolution: str | None = None
+    history: HistoryStats | None = None
+    retry_after: float | None = None  # a 429's Retry-After
+    consecutive_errors: int = 0  # transient poll errors in a row, this one included
+    seconds_to_deadline: float | None = None
+
+
+def _render_start(obs: PollObservation) -> float:
+    """A lower bound, or a midpoint, of when rendering started: 0 if nothing is known."""
+    if obs.queued:
+        return obs.elapsed
+    if obs.was_queued and obs.previous_elapsed is not None:
+        return (obs.previous_elapsed + obs.elapsed) / 2.0
+    return 0.0
+
+
+def _progress_measurement(obs: PollObservation, start: float) -> tuple[float, float] | None:
+    """(log T, its sigma) from the reported progress, or None when progress says nothing.
+
+    Remaining-time estimates, of which the shortest is taken (a remaining time guessed
+    too long costs detection lag; too short, one more poll):
+
+    * the average rate since rendering started (since submit if unknown: then it is
+      slowed by the queue and errs long), uncertain early on (warm-up, curved progress);
+    * the rate since the progress last changed, from whole percents;
+    * the first progress after zero: rendering started between the previous poll and now.
+
+    Progress that has not moved for STALL_INTERVALS times its usual time per percent is a
+    stall of unknown length: the job is then expected to take about as long again as the
+    stall has lasted so far, with a wide spread.
+    """
+    progress, elapsed = obs.progress, obs.elapsed
+    if obs.queued or progress is None or not 1 <= progress <= 99 or elapsed <= start:
+        return None
+    remaining_percent = 100 - progress
+    seconds_per_percent = (elapsed - start) / progress
+    average_error = PROGRESS_RELATIVE_ERROR * (1.0 + 2.0 * remaining_percent / 100.0)
+    estimates: list[tuple[float, float]] = [(remaining_percent * seconds_per_percent, average_error)]
+    since, before = obs.changed_elapsed, obs.changed_progress
+    if since is not None and before is not None and elapsed > since:
+        moved = progress - before
+        if moved <= 0:
+            stalled_for = elapsed - since
+            if stalled_for > STALL_INTERVALS * seconds_per_percent + 1.0:
+                rest = remaining_percent * max(since - start, 0.0) / progress
+                total = elapsed + rest + stalled_for
+                sigma = (STALL_LOG_SIGMA * stalled_for + average_error * rest + 0.5) / total
+                return math.log(total), sigma
+        elif before > 0:
+            estimates.append(
+                (remaining_percent * (elapsed - since) / moved, PROGRESS_RELATIVE_ERROR * 0.6 + 1.0 / moved)
+            )
+        elif obs.previous_elapsed is not None and start == 0.0 and obs.previous_elapsed < elapsed:
+            began = (obs.previous_elapsed + elapsed) / 2.0
+            estimates.append((remaining_percent * (elapsed - began) / progress, 0.5 + 1.0 / progress))
+    remaining, error = min(estimates)
+    longest = max(r for r, _ in estimates)
+    if remaining > 0 and longest > remaining:
+        error = max(error, math.log(longest / remaining) / 2.0)
+    total = elapsed + remaining
+    # A relative error of the remaining time is this much in log T; +0.5 s of poll timing.
+    return math.log(total), max(1e-3, (error * remaining + 0.5) / total)
+
+
+def _update(prior: list[Component], measurement: tuple[float, float]) -> list[Component]:
+    """Bayes' rule for a Gaussian measurement of log T on a mixture of Gaussians in log T."""
+    value, noise = measurement
+    posterior: list[tuple[float, float, float]] = []
+    for c in prior:
+        spread = math.sqrt(c.sigma**2 + noise**2)
+        z = (value - c.mu) / spread
+        likelihood = math.exp(-0.5 * z * z) / spread
+        precision = 1.0 / c.sigma**2 + 1.0 / noise**2
+        mu = (c.mu / c.sigma**2 + value / noise**2) / precision
+        posterior.append((c.weight * likelihood, mu, math.sqrt(1.0 / precision)))
+    total = sum(w for w, _, _ in posterior)
+    if not total > 0 or not math.isfinite(total):
+        # Both components are far off: believe the measurement, keep a slow tail.
+        slow = prior[-1]
+        return [
+            Component(1.0 - MIN_TAIL_WEIGHT, value, noise),
+            Component(MIN_TAIL_WEIGHT, max(slow.mu, value), slow.sigma),
+        ]
+    return [Component(w / total, mu, sigma) for w, mu, sigma in posterior if w > 0]
+
+
+def forecast(obs: PollObservation) -> Forecast:
+    """The distribution of the job's total time T, from everything in `obs`."""
+    components, source = _prior(obs.duration, obs.resolution, obs.history)
+    start = _render_start(obs)
+    if start > 0:
+        components = _shifted(components, start)
+        source += "+start"
+    measurement = _progress_measurement(obs, start)
+    if measurement is not None:
+        components = _update(components, measurement)
+        source += "+progress"
+    return Forecast(tuple(components), source)
+
+
+# ---- the wait ----------------------------------------------------------------------------
+
+
+def lag_risk(forecast_: Forecast, elapsed: float, wait: float) -> float:
+    """Expected detection lag of polling at elapsed + wait, given not done at `elapsed`."""
+    alive = forecast_.survival(elapsed)
+    if alive <= 1e-12:
+        return wait  # the forecast rules the job out: no information, assume the worst
+    return max(0.0, wait - forecast_.integrated_survival(elapsed, elapsed + wait) / alive)
+
+
+def _clamp(seconds: float, upper: int = MAX_WAIT_SECONDS) -> int:
+    if math.isnan(seconds):
+        return upper
+    return int(max(MIN_WAIT_SECONDS, min(upper, seconds)))
+
+
+def _planned_wait(forecast_: Forecast, elapsed: float, upper: int) -> int:
+    """The largest whole wait in [MIN_WAIT, upper] whose lag risk is within the budget
+    (`lag_risk` grows with the wait: a bisection)."""
+    alive = forecast_.survival(elapsed)
+    if alive <= 1e-12:
+        return MIN_WAIT_SECONDS
+    base = forecast_.integrated_survival(0.0, elapsed)
+
+    def risk(wait: int) -> float:
+        return wait - (forecast_.integrated_survival(0.0, elapsed + wait) - base) / alive
+
+    if risk(MIN_WAIT_SECONDS) > LAG_BUDGET_SECONDS:
+        return MIN_WAIT_SECONDS
+    if risk(upper) <= LAG_BUDGET_SECONDS:
+        return upper
+    low, high = MIN_WAIT_SECONDS, upper  # risk(low) <= budget < risk(high)
+    while high - low > 1:
+        mid = (low + high) // 2
+        if risk(mid) <= LAG_BUDGET_SECONDS:
+            low = mid
+        else:
+            high = mid
+    return low
+
+
+def plan_wait(obs: PollObservation) -> int:
+    """Whole seconds of provider time until the next poll, within [MIN_WAIT, MAX_WAIT].
+
+    A 429's Retry-After is honoured up to MAX_RETRY_AFTER_SECONDS; other transient errors
+    (consecutive_errors > 0 without a Retry-After) back off 2, 4, 8 ... up to
+    MAX_ERROR_BACKOFF_SECONDS. Waits never pass the deadline by more than a second.
+    """
+    elapsed = obs.elapsed if math.isfinite(obs.elapsed) and obs.elapsed > 0 else 0.0
+    if elapsed != obs.elapsed:
+        obs = replace(obs, elapsed=elapsed)
+    upper = MAX_WAIT_SECONDS
+    if obs.seconds_to_deadline is not None and not math.isnan(obs.seconds_to_deadline):
+        upper = _clamp(math.ceil(min(max(0.0, obs.seconds_to_deadline), MAX_WAIT_SECONDS)) + 1)
+    wait = _planned_wait(forecast(obs), elapsed, upper)
+    if obs.consecutive_errors > 0 or obs.retry_after is not None:
+        # This poll learned nothing: keep to the density of the previous plan (no longer
+        # wait than the last one), but not sooner than the provider allows.
+        if obs.previous_elapsed is not None and elapsed > obs.previous_elapsed:
+            wait = min(wait, _clamp(math.ceil(elapsed - obs.previous_elapsed), upper))
+        if obs.retry_after is not None and not math.isnan(obs.retry_after):
+            floor = min(max(0.0, obs.retry_after), MAX_RETRY_AFTER_SECONDS)
+            wait = max(wait, _clamp(math.ceil(floor), MAX_RETRY_AFTER_SECONDS))
+        else:
+            backoff = 2.0 ** min(max(obs.consecutive_errors, 1), 16)
+            wait = max(wait, _clamp(backoff, MAX_ERROR_BACKOFF_SECONDS))
+    return wait
+
+
+def next_wait_seconds(**fields: object) -> int:
+    """`plan_wait` with the fields of PollObservation as keywords."""
+    return plan_wait(PollObservation(**fields))  # type: ignore[arg-type]
+
+
+def first_wait_seconds(
+    duration: int | None, resolution: str | None, history: HistoryStats | None = None
+) -> int:
+    """The wait before the first poll, decided at submit (nothing reported yet)."""
+    return plan_wait(PollObservation(elapsed=0.0, duration=duration, resolution=resolution, history=history))

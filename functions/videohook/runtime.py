@@ -11,6 +11,8 @@ from videohook.models import ProviderName
 if TYPE_CHECKING:
     import httpx
 
+    from videohook.deliveries import DeliveryLog
+    from videohook.job_history import JobHistory
     from videohook.job_store import JobStore
     from videohook.providers.base import ProviderAdapter
 
@@ -27,18 +29,21 @@ class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    def _client(self, service: str) -> Any:
+    def _client(self, service: str, **options: Any) -> Any:
         import boto3
         from botocore.config import Config
 
         # Adaptive retries absorb throttling; boto3 honours AWS_ENDPOINT_URL, which the
         # local stack sets to moto's server, so the same code talks to both worlds.
-        config = Config(retries={"mode": "adaptive", "max_attempts": 8}, s3={"addressing_style": "path"})
+        config = Config(
+            retries={"mode": "adaptive", "max_attempts": 8}, s3={"addressing_style": "path"}, **options
+        )
         return boto3.client(service, config=config)
 
     @cached_property
     def s3(self) -> Any:
-        return self._client("s3")
+        # Presigned URLs must be SigV4: S3 refuses SigV2 (botocore's presign default) on new buckets.
+        return self._client("s3", signature_version="s3v4")
 
     @cached_property
     def sfn(self) -> Any:
@@ -49,12 +54,37 @@ class Runtime:
         return self._client("sns")
 
     @cached_property
+    def sqs(self) -> Any:
+        return self._client("sqs")
+
+    @cached_property
+    def events(self) -> Any:
+        return self._client("events")
+
+    @cached_property
+    def deliveries(self) -> DeliveryLog:
+        import boto3
+
+        from videohook.deliveries import DeliveryLog
+
+        return DeliveryLog(boto3.resource("dynamodb").Table(self.settings.deliveries_table))
+
+    @cached_property
     def store(self) -> JobStore:
         import boto3
 
         from videohook.job_store import JobStore
 
         return JobStore(boto3.resource("dynamodb").Table(self.settings.jobs_table))
+
+    @cached_property
+    def idempotency_store(self) -> Any:
+        """Powertools' DynamoDB persistence layer on the IdempotencyTable (submits only)."""
+        from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+        return DynamoDBPersistenceLayer(
+            table_name=self.settings.idempotency_table, boto3_client=self._client("dynamodb")
+        )
 
     @cached_property
     def http(self) -> httpx.Client:
@@ -84,6 +114,28 @@ class Runtime:
 
         return build_adapter(
             provider, settings=self.settings, api_key=self.provider_key(provider), client=self.http
+        )
+
+    @cached_property
+    def history(self) -> JobHistory:
+        """Recent completion times per kind of job (items `history#<kind>` of the jobs table)."""
+        import boto3
+
+        from videohook.job_history import JobHistory
+
+        return JobHistory(boto3.resource("dynamodb").Table(self.settings.jobs_table))
+
+    def video_key(self, tenant_id: str, job_id: str) -> str:
+        """Where a job's video is stored in the video bucket."""
+        return f"{self.settings.video_key_prefix}{tenant_id}/{job_id}.mp4"
+
+    def presigned_video_upload_url(self, key: str, *, expires_in: int) -> str:
+        """A presigned PUT of exactly `key` in the video bucket, for a provider that uploads
+        the finished video itself (`output.upload_url`)."""
+        return self.s3.generate_presigned_url(
+            "put_object",
+            Params={"Bucket": self.settings.video_bucket, "Key": key},
+            ExpiresIn=max(60, min(int(expires_in), 604800)),
         )
 
     def presigned_download_url(self, bucket: str, key: str) -> str:

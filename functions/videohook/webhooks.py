@@ -4,6 +4,14 @@ Signing follows https://www.standardwebhooks.com (the `standardwebhooks` library
 headers `webhook-id`, `webhook-timestamp`, `webhook-signature` (`v1,<base64 HMAC-SHA256>`
 of `{id}.{timestamp}.{body}`). Receivers verify with `Webhook(secret).verify(body, headers)`.
 
+Secret rotation: the secret may hold several space-separated secrets (new first);
+every event is then signed with each, and `webhook-signature` carries all the
+signatures space separated, so receivers verify with either key during the overlap.
+
+SSRF: `validate_webhook_url` resolves the host and returns the vetted addresses;
+`deliver_webhook` connects to one of those addresses (Host header and TLS SNI keep
+the name), so no second DNS lookup can rebind the name to an internal address.
+
 Nothing here logs or returns the secret or the signature.
 """
 
@@ -55,7 +63,8 @@ def _secret_key(secret: str) -> bytes:
 def sign_event(*, secret: str, event_id: str, body: bytes, timestamp: datetime) -> dict[str, str]:
     """The three Standard Webhooks headers for `body`.
 
-    `secret` is `whsec_<base64>` or the bare base64 (as stored in Secrets Manager).
+    `secret` is `whsec_<base64>` or the bare base64 (as stored in Secrets Manager), or
+    several of those separated by spaces while a rotation overlaps (one signature each).
     `timestamp` must be timezone-aware; it is signed as whole Unix seconds.
     """
     if timestamp.tzinfo is None or timestamp.utcoffset() is None:
@@ -67,7 +76,10 @@ def sign_event(*, secret: str, event_id: str, body: bytes, timestamp: datetime) 
         data = body.decode("utf-8")
     except UnicodeDecodeError:
         raise ValueError("the webhook body must be UTF-8") from None
-    signature = Webhook(_secret_key(secret)).sign(event_id, timestamp, data)
+    secrets = secret.split()
+    if not secrets:
+        raise ValueError("the webhook secret is empty")
+    signature = " ".join(Webhook(_secret_key(key)).sign(event_id, timestamp, data) for key in secrets)
     return {
         "webhook-id": event_id,
         "webhook-timestamp": str(math.floor(timestamp.timestamp())),
@@ -113,7 +125,7 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
 
 def deliver_webhook(
     *,
-    url: str,
+    target: VettedUrl,
     event_id: str,
     body: bytes,
     secret: str,
@@ -125,11 +137,14 @@ def deliver_webhook(
     2xx is delivered; anything else (3xx included: redirects are never followed, a
     redirect could point at an internal address) is not. At most 64 KiB of the answer
     is read. `timeout` applies to connecting, and to each read and write.
-    The caller checks `validate_webhook_url` first.
+    The connection goes to `target`'s vetted address; the Host header and TLS SNI (and
+    so certificate verification) use the URL's host name.
     """
     headers = sign_event(secret=secret, event_id=event_id, body=body, timestamp=datetime.now(UTC))
     headers["content-type"] = "application/json"
     headers["user-agent"] = USER_AGENT
+    original = httpx.URL(target.url)
+    headers["host"] = original.netloc.decode("ascii")
 
     started = time.monotonic()
 
@@ -142,11 +157,12 @@ def deliver_webhook(
     try:
         with client.stream(
             "POST",
-            url,
+            target.connect_url(),
             content=body,
             headers=headers,
             timeout=httpx.Timeout(timeout),
             follow_redirects=False,
+            extensions={"sni_hostname": target.host},
         ) as response:
             status_code = response.status_code
             retry_after = parse_retry_after(response.headers.get("retry-after"))
@@ -298,6 +314,22 @@ def _same_host(connect_host: str, host: str, literal: IPAddress | None) -> bool:
     return connect_host.lower() == host
 
 
+class VettedUrl(BaseModel):
+    """A webhook URL and the addresses it was checked against: connect only to these."""
+
+    url: str
+    host: str
+    addresses: list[str]
+
+    def connect_url(self) -> str:
+        """The URL with its host replaced by the first vetted address."""
+        return str(httpx.URL(self.url).copy_with(host=self.addresses[0]))
+
+
+# Tests replace this to map names to chosen addresses (no real DNS in tests).
+RESOLVER: Callable[..., list[tuple[Any, ...]]] = socket.getaddrinfo
+
+
 def _reject(message: str) -> WebhookUrlRejected:
     return WebhookUrlRejected(f"webhook_url {message}")
 
@@ -306,16 +338,17 @@ def validate_webhook_url(
     url: str,
     *,
     allow_loopback: bool,
-    resolver: Callable[..., list[tuple[Any, ...]]] = socket.getaddrinfo,
-) -> None:
+    resolver: Callable[..., list[tuple[Any, ...]]] | None = None,
+) -> VettedUrl:
     """Raise WebhookUrlRejected unless `url` is a safe place to POST events to.
 
     https only (http only to loopback, and only with allow_loopback); no userinfo; the
     host, a literal IP in any inet_aton form or a name resolved with `resolver`
     (called like `socket.getaddrinfo(host, port, type=SOCK_STREAM)`), must only ever
-    mean public addresses (see `is_forbidden_address`). Names are resolved again at
-    delivery time by the HTTP client, so check again right before every delivery.
+    mean public addresses (see `is_forbidden_address`). Returns the vetted addresses;
+    `deliver_webhook` connects to them, never to a fresh resolution of the name.
     """
+    resolver = resolver or RESOLVER
     if not isinstance(url, str) or not url:
         raise _reject("is empty")
     if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F or c == "\\" for c in url):
@@ -384,3 +417,4 @@ def validate_webhook_url(
             raise _reject(f"is refused: {reason} ({address})")
     if scheme == "http" and not all(address.is_loopback for address in addresses):
         raise _reject("must use https (http is allowed for loopback receivers only)")
+    return VettedUrl(url=url, host=connect_host, addresses=[str(address) for address in addresses])

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
@@ -20,14 +21,10 @@ from videohook.models import (
     WorkflowInput,
     utc_now,
 )
-from videohook.providers.base import (
-    ProviderAuthError,
-    ProviderJobState,
-    ProviderMalformed,
-    ProviderRejected,
-    ProviderTransient,
-)
 from videohook.runtime import ProviderNotConfigured, Runtime
+
+if TYPE_CHECKING:
+    from videohook.providers.base import ProviderJobState
 
 logger = Logger(service="videohook")
 
@@ -35,14 +32,31 @@ logger = Logger(service="videohook")
 MAX_CONSECUTIVE_POLL_ERRORS = 10
 
 
-def _save(runtime: Runtime, job: Job) -> None:
-    job.updated_at = utc_now()
+def _save(runtime: Runtime, job: Job, *, touch: bool = True) -> None:
+    """Write the job back. `updated_at` moves only when the job changed as callers see it
+    (`touch`), or became terminal: a poll that learned nothing leaves it, so it also tells
+    the poll policy how long the progress has not moved."""
+    if touch or job.status.is_terminal:
+        job.updated_at = utc_now()
     if job.status.is_terminal and job.completed_at is None:
         job.completed_at = job.updated_at
     runtime.store.update(job)
 
 
+def _visible(job: Job) -> tuple[object, ...]:
+    """What a poll may change of the job as callers (and the poll policy) see it."""
+    return job.status, job.progress, job.error, job.provider_video_url
+
+
 def poll_job(runtime: Runtime, job_input: WorkflowInput) -> PollResult:
+    # Imported here: the provider adapters (and httpx) are for the poll step only.
+    from videohook.providers.base import (
+        ProviderAuthError,
+        ProviderMalformed,
+        ProviderRejected,
+        ProviderTransient,
+    )
+
     job = runtime.store.get(job_input.job_id)
     logger.append_keys(job_id=job.id)
     if job.status.is_terminal:
@@ -53,7 +67,16 @@ def poll_job(runtime: Runtime, job_input: WorkflowInput) -> PollResult:
         job.error = JobError(code="deadline_exceeded", message="the job did not finish before its deadline")
         return _result_after_save(runtime, job, 0)
 
+    # What the record says before this poll, in provider seconds since submit.
+    scale = runtime.settings.time_scale
+    elapsed = (now - job.created_at).total_seconds() / scale
+    first_poll = job.poll_count == 0
+    before = _visible(job)
+    changed_elapsed = (job.updated_at - job.created_at).total_seconds() / scale
+    changed_progress, was_queued = job.progress, job.status is JobStatus.QUEUED and not first_poll
+
     retry_after: float | None = None
+    observed: ProviderJobState | None = None
     job.poll_count += 1
     try:
         state = runtime.adapter(job.provider).poll(job.provider_request_id or "")
@@ -73,17 +96,41 @@ def poll_job(runtime: Runtime, job_input: WorkflowInput) -> PollResult:
         job.error = JobError(code=code, message=str(error))
     else:
         job.consecutive_poll_errors = 0
+        observed = state
         _apply_state(job, state)
 
-    elapsed = (now - job.created_at).total_seconds() / runtime.settings.time_scale
-    wait = polling.next_wait_seconds(
-        elapsed_seconds=elapsed,
-        progress=job.progress,
-        duration=job.duration,
-        resolution=job.resolution,
-        retry_after=retry_after,
-    )
-    return _result_after_save(runtime, job, wait)
+    previous_elapsed = None if first_poll else max(0.0, elapsed - job_input.wait_seconds)
+    kind = polling.job_kind(job.provider.value, job.model, job.resolution, job.duration)
+    wait = 0
+    if not job.status.is_terminal and not job.provider_video_url:
+        wait = polling.plan_wait(
+            polling.PollObservation(
+                elapsed=elapsed,
+                progress=job.progress or None,
+                queued=observed is not None and observed.status is JobStatus.QUEUED,
+                previous_elapsed=previous_elapsed,
+                was_queued=was_queued,
+                changed_elapsed=changed_elapsed,
+                changed_progress=changed_progress,
+                duration=job.duration,
+                resolution=job.resolution,
+                history=runtime.history.stats(kind),
+                retry_after=retry_after,
+                consecutive_errors=job.consecutive_poll_errors,
+                seconds_to_deadline=(job.deadline_at - now).total_seconds() / scale,
+            )
+        )
+    if observed is not None and observed.status is JobStatus.SUCCEEDED:
+        _record_completion(runtime, kind, polling.observed_completion_seconds(previous_elapsed, elapsed))
+    return _result_after_save(runtime, job, wait, touch=_visible(job) != before)
+
+
+def _record_completion(runtime: Runtime, kind: str, seconds: float) -> None:
+    """Feed the kind's completion-time history; a failure here must not fail the poll."""
+    try:
+        runtime.history.record(kind, seconds)
+    except Exception:  # noqa: BLE001 - the history only tunes future polling
+        logger.warning("could not record the completion time", exc_info=True)
 
 
 def _apply_state(job: Job, state: ProviderJobState) -> None:
@@ -104,9 +151,9 @@ def _apply_state(job: Job, state: ProviderJobState) -> None:
         job.error = JobError(code="provider_expired", message="the provider expired the job")
 
 
-def _result_after_save(runtime: Runtime, job: Job, wait: int) -> PollResult:
+def _result_after_save(runtime: Runtime, job: Job, wait: int, *, touch: bool = True) -> PollResult:
     try:
-        _save(runtime, job)
+        _save(runtime, job, touch=touch)
     except JobAlreadyTerminal:
         job = runtime.store.get(job.id)
     status = job.status
@@ -115,27 +162,39 @@ def _result_after_save(runtime: Runtime, job: Job, wait: int) -> PollResult:
     return PollResult(job_id=job.id, status=status, wait_seconds=wait)
 
 
-def finalize_job(runtime: Runtime, job_id: str) -> FinalizeResult:
-    """Copy the provider's video into the bucket, then mark the job succeeded.
+# How the last finalized videos got into S3 (job id -> CopyResult), newest last, for
+# operators and the benchmarks: "bytes through Lambda" is `bytes_copied`.
+RECENT_TRANSFERS: OrderedDict[str, Any] = OrderedDict()
+_RECENT_TRANSFERS_KEPT = 256
 
-    Transient copy errors propagate so that the state machine retries this step;
-    a job is never succeeded unless the full, verified object is in S3.
+
+def finalize_job(runtime: Runtime, job_id: str) -> FinalizeResult:
+    """Store the provider's video in the bucket, then mark the job succeeded.
+
+    If the provider already uploaded it (the presigned `output.upload_url` given at
+    submit), it is only verified: size, MP4 header, SHA-256 computed by S3; nothing is
+    copied. Otherwise, or if that object is missing or unusable, it is copied from the
+    provider's URL. Transient copy errors propagate so that the state machine retries
+    this step; a job is never succeeded unless the full, verified object is in S3.
     """
-    from videohook.s3_copier import VideoCopyError, copy_url_to_s3
+    from videohook.s3_copier import VideoCopyError, copy_url_to_s3, verify_uploaded_video
 
     job = runtime.store.get(job_id)
     logger.append_keys(job_id=job.id)
     if job.status.is_terminal:
         return FinalizeResult(job_id=job.id, status=job.status)
-    key = f"{runtime.settings.video_key_prefix}{job.tenant_id}/{job.id}.mp4"
+    bucket, key = runtime.settings.video_bucket, runtime.video_key(job.tenant_id, job.id)
     try:
-        copied = copy_url_to_s3(
-            source_url=job.provider_video_url or "",
-            bucket=runtime.settings.video_bucket,
-            key=key,
-            s3_client=runtime.s3,
-            http_client=runtime.http,
-        )
+        # Also finds the object an earlier attempt of this step stored: a retry copies nothing.
+        stored = verify_uploaded_video(bucket=bucket, key=key, s3_client=runtime.s3)
+        if stored is None:
+            stored = copy_url_to_s3(
+                source_url=job.provider_video_url or "",
+                bucket=bucket,
+                key=key,
+                s3_client=runtime.s3,
+                http_client=runtime.http,
+            )
     except VideoCopyError as error:
         if error.retryable:
             raise  # the state machine retries FinalizeVideo, then RecordFailure records it
@@ -146,13 +205,24 @@ def finalize_job(runtime: Runtime, job_id: str) -> FinalizeResult:
     job.status = JobStatus.SUCCEEDED
     job.progress = 100
     job.video = VideoArtifact(
-        s3_uri=f"s3://{copied.bucket}/{copied.key}",
-        bytes=copied.bytes,
-        sha256=copied.sha256,
-        content_type=copied.content_type,
+        s3_uri=f"s3://{stored.bucket}/{stored.key}",
+        bytes=stored.bytes,
+        sha256=stored.sha256,
+        content_type=stored.content_type,
     )
     result = _result_after_save(runtime, job, 0)
-    logger.info("video stored", extra={"bytes": copied.bytes})
+    RECENT_TRANSFERS[job.id] = stored
+    while len(RECENT_TRANSFERS) > _RECENT_TRANSFERS_KEPT:
+        RECENT_TRANSFERS.popitem(last=False)
+    logger.info(
+        "video stored",
+        extra={
+            "bytes": stored.bytes,
+            "transfer": stored.transfer,
+            "bytes_through_lambda": stored.bytes_copied,
+            "bytes_read_to_verify": stored.bytes_read_to_verify,
+        },
+    )
     return FinalizeResult(job_id=job.id, status=result.status)
 
 

@@ -19,6 +19,8 @@ from aws_cdk import Acknowledgment, CfnResource, Duration, RemovalPolicy, Stack,
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct, IConstruct
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
@@ -112,3 +114,36 @@ class LambdaFactory:
         )
         self.functions.append(function)
         return function
+
+
+# The Lambda service's transient errors (CDK's default retrier lacks TooManyRequests and jitter).
+LAMBDA_SERVICE_ERRORS = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Lambda.Unknown",
+]
+
+
+def lambda_task(
+    scope: Construct, state_name: str, function: lambda_.IFunction, *, payload: sfn.TaskInput, comment: str
+) -> tasks.LambdaInvoke:
+    """A LambdaInvoke whose output is the function's result, with our own service-error retrier."""
+    task = tasks.LambdaInvoke(
+        scope,
+        state_name,
+        lambda_function=function,
+        payload=payload,
+        output_path="$.Payload",
+        retry_on_service_exceptions=False,
+        comment=comment,
+    )
+    task.add_retry(
+        errors=LAMBDA_SERVICE_ERRORS,
+        interval=Duration.seconds(1),
+        backoff_rate=2,
+        max_attempts=6,
+        jitter_strategy=sfn.JitterType.FULL,
+    )
+    return task

@@ -1,9 +1,11 @@
 """Api: the REST API (API key + usage plan), its access logs and the api Lambda behind it.
 
-    POST /v1/videos          api key
-    GET  /v1/videos          api key
-    GET  /v1/videos/{id}     api key
-    GET  /v1/openapi.json    public (the API's own OpenAPI document)
+    POST /v1/videos               api key
+    GET  /v1/videos               api key
+    GET  /v1/videos/{id}          api key
+    POST /v1/videos/{id}/cancel   api key
+    POST /v1/uploads              api key
+    GET  /v1/openapi.json         public (the API's own OpenAPI document)
 
 Every method is a Lambda proxy integration to `handlers.api.handler`, which does
 all body validation (the pydantic models are the one source of truth, and the
@@ -16,7 +18,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
@@ -24,7 +26,7 @@ from constructs import Construct
 
 from infra.constructs import LOG_RETENTION, LambdaFactory, acknowledge, ref, set_logical_id
 from infra.constructs.notifications import Notifications
-from infra.constructs.storage import Storage
+from infra.constructs.storage import UPLOAD_KEY_PREFIX, Storage
 
 
 @dataclass(frozen=True)
@@ -71,10 +73,14 @@ class Api(Construct):
         )
         storage.jobs_table.grant_read_write_data(self.function)
         storage.idempotency_table.grant_read_write_data(self.function)
-        storage.video_bucket.grant_read(self.function)  # presigned GET of finished videos
+        storage.video_bucket.grant_read(self.function)  # presigned GET of finished videos and uploads
+        # Presigned PUTs of POST /v1/uploads are signed by this role: put on the uploads prefix only.
+        storage.video_bucket.grant_put(self.function, f"{UPLOAD_KEY_PREFIX}*")
         notifications.provider_keys_secret.grant_read(self.function)
         state_machine.grant_start_execution(self.function)
-        self._acknowledge_grants(storage)
+        # Cancel stops the job's execution (the second, `<id>-canceled`, is a StartExecution).
+        state_machine.grant_execution(self.function, "states:StopExecution")
+        self._acknowledge_grants(storage, state_machine)
 
         self.access_log_group = logs.LogGroup(
             self, "AccessLogs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY
@@ -130,7 +136,10 @@ class Api(Construct):
             request_validator=validator,
         )
         videos.add_method("GET", integration)
-        videos.add_resource("{id}").add_method("GET", integration)
+        job = videos.add_resource("{id}")
+        job.add_method("GET", integration)
+        job.add_resource("cancel").add_method("POST", integration)
+        v1.add_resource("uploads").add_method("POST", integration, request_validator=validator)
         v1.add_resource("openapi.json").add_method(
             "GET", integration, api_key_required=False, authorization_type=apigw.AuthorizationType.NONE
         )
@@ -151,6 +160,22 @@ class Api(Construct):
                 "no such route",
             ),
             ("Throttled", apigw.ResponseType.THROTTLED, "429", "throttled", "too many requests"),
+            (
+                "RequestTooLarge",
+                apigw.ResponseType.REQUEST_TOO_LARGE,
+                "413",
+                "request_too_large",
+                "request bodies are limited to 10 MB; send large images through POST /v1/uploads",
+            ),
+            (
+                # Also what a body too large for Lambda's 6 MB invocation payload gets.
+                "IntegrationFailure",
+                apigw.ResponseType.INTEGRATION_FAILURE,
+                "502",
+                "integration_failure",
+                "the request could not be processed (bodies must stay under 6 MB: send large images "
+                "through POST /v1/uploads)",
+            ),
             (
                 "QuotaExceeded",
                 apigw.ResponseType.QUOTA_EXCEEDED,
@@ -180,7 +205,7 @@ class Api(Construct):
 
         self._acknowledge_api()
 
-    def _acknowledge_grants(self, storage: Storage) -> None:
+    def _acknowledge_grants(self, storage: Storage, state_machine: sfn.StateMachine) -> None:
         role = self.function.role
         acknowledge(
             role,
@@ -191,7 +216,32 @@ class Api(Construct):
         acknowledge(
             role,
             f"AwsSolutions-IAM5[Resource::{ref(storage.video_bucket)}/*]",
-            "The api presigns GET URLs of finished videos: s3:GetObject* on the video bucket's objects only.",
+            "The api presigns GET URLs of finished videos and of uploads (for the provider): "
+            "s3:GetObject* on the video bucket's objects only.",
+        )
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::{ref(storage.video_bucket)}/{UPLOAD_KEY_PREFIX}*]",
+            "POST /v1/uploads presigns S3 PUTs signed by this role: s3:PutObject on the uploads/ prefix "
+            "of the video bucket only (each object key is uploads/<tenant>/<upload id>).",
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Action::s3:Abort*]",
+            "Bucket.grant_put's s3:Abort* = s3:AbortMultipartUpload, on the uploads/ prefix only "
+            "(a presigned upload may be abandoned).",
+        )
+        # How cdk-nag names grant_execution's resource: the machine's name is the ARN's 7th part.
+        machine = Stack.of(state_machine).resolve(state_machine.node.default_child.logical_id)
+        machine_name = json.dumps(
+            {"Fn::Select": [6, {"Fn::Split": [":", {"Ref": machine}]}]}, separators=(",", ":")
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:"
+            f"execution:{machine_name}:*]",
+            "Cancel stops the job's execution of this one state machine: states:StopExecution on "
+            "its executions (<machine>:*); execution names are job ids, known only at run time.",
         )
         for action in ("s3:GetObject*", "s3:GetBucket*", "s3:List*"):
             acknowledge(

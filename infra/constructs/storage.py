@@ -10,6 +10,8 @@ from constructs import Construct
 from infra.constructs import acknowledge, set_logical_id
 
 VIDEO_KEY_PREFIX = "videos/"  # Settings.video_key_prefix
+UPLOAD_KEY_PREFIX = "uploads/"  # Settings.upload_key_prefix: images PUT through POST /v1/uploads
+UPLOAD_RETENTION_DAYS = 1
 
 
 class Storage(Construct):
@@ -95,6 +97,12 @@ class Storage(Construct):
                     id="expire-videos",
                     prefix=VIDEO_KEY_PREFIX,
                     expiration=Duration.days(video_retention_days),
+                ),
+                # An upload is only needed until the provider has read it.
+                s3.LifecycleRule(
+                    id="expire-uploads",
+                    prefix=UPLOAD_KEY_PREFIX,
+                    expiration=Duration.days(UPLOAD_RETENTION_DAYS),
                 ),
             ],
             removal_policy=RemovalPolicy.RETAIN,

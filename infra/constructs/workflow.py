@@ -1,12 +1,13 @@
-"""Workflow: the five step Lambdas and the Standard state machine that drives one job.
+"""Workflow: the four step Lambdas and the Standard state machine that drives one job.
 
     WaitForProvider (SecondsPath $.wait_seconds) -> PollProvider -> IsJobDone
       queued | running -> WaitForProvider
       succeeded        -> FinalizeVideo -> PublishEvent
       otherwise        -> PublishEvent
     PollProvider, FinalizeVideo  --Catch States.ALL ($.failure)--> RecordFailure -> PublishEvent
-    PublishEvent -> DeliverWebhook -> Done
-    DeliverWebhook: retries WebhookDeliveryFailed, then Catch States.ALL ($.delivery_error) -> Done
+    PublishEvent -> Done
+    PublishEvent publishes to SNS and EventBridge and starts the event's delivery execution
+    (infra/constructs/delivery.py), which retries the webhook on its own schedule.
 
 Only plain ASL (JSONPath, Wait/Task/Choice/Succeed, Retry/Catch): the synthesized
 definition also runs locally on moto's Step Functions interpreter.
@@ -15,26 +16,15 @@ definition also runs locally on moto's Step Functions interpreter.
 from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy, Stack
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
-from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from infra.constructs import LOG_RETENTION, LambdaFactory, acknowledge, ref, set_logical_id
+from infra.constructs import LOG_RETENTION, LambdaFactory, acknowledge, lambda_task, ref, set_logical_id
+from infra.constructs.delivery import Delivery
 from infra.constructs.notifications import Notifications
 from infra.constructs.storage import Storage
 
-# CDK's default service-exception retrier (retry_on_service_exceptions=True) lacks
-# Lambda.TooManyRequestsException and jitter; this one replaces it on every task.
-LAMBDA_SERVICE_ERRORS = [
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
-    "Lambda.Unknown",
-]
-WEBHOOK_DELIVERY_FAILED = "WebhookDeliveryFailed"  # raised by handlers.deliver_webhook
 # The copy errors that handlers.finalize_video raises only when a new attempt may succeed
 # (videohook.s3_copier's errors with retryable=True); any other copy error fails the job.
 RETRYABLE_COPY_ERRORS = ["VideoDownloadIncomplete", "VideoDownloadFailed", "VideoUploadFailed"]
@@ -49,6 +39,7 @@ class Workflow(Construct):
         factory: LambdaFactory,
         storage: Storage,
         notifications: Notifications,
+        delivery: Delivery,
     ) -> None:
         super().__init__(scope, construct_id)
         table = storage.jobs_table
@@ -62,6 +53,7 @@ class Workflow(Construct):
         )
         table.grant_read_write_data(self.poll_function)
         notifications.provider_keys_secret.grant_read(self.poll_function)
+        delivery.grant_emit(self.poll_function)  # video.running
 
         self.finalize_function = factory.function(
             self,
@@ -93,17 +85,7 @@ class Workflow(Construct):
         table.grant_read_write_data(self.publish_function)
         # The event carries a presigned download URL of the video, signed by this role.
         bucket.grant_read(self.publish_function)
-        notifications.topic.grant_publish(self.publish_function)
-
-        self.deliver_function = factory.function(
-            self,
-            "DeliverWebhookFunction",
-            handler="handlers.deliver_webhook.handler",
-            description="videohook state DeliverWebhook: one signed POST to the caller's webhook",
-        )
-        # Reads the job's webhook_url; never writes the job.
-        table.grant_read_data(self.deliver_function)
-        notifications.webhook_secret.grant_read(self.deliver_function)
+        delivery.grant_emit(self.publish_function)
 
         self._acknowledge_grants(storage)
 
@@ -114,20 +96,23 @@ class Workflow(Construct):
             comment="The provider's job is still queued or running",
             time=sfn.WaitTime.seconds_path("$.wait_seconds"),
         )
-        poll = self._invoke(
+        poll = lambda_task(
+            self,
             "PollProvider",
             self.poll_function,
             payload=sfn.TaskInput.from_json_path_at("$"),
             comment="WorkflowInput {job_id, wait_seconds} -> PollResult {job_id, status, wait_seconds}",
         )
         is_done = sfn.Choice(self, "IsJobDone")
-        finalize = self._invoke(
+        finalize = lambda_task(
+            self,
             "FinalizeVideo",
             self.finalize_function,
             payload=sfn.TaskInput.from_json_path_at("$"),
             comment="PollResult -> FinalizeResult {job_id, status}",
         )
-        record_failure = self._invoke(
+        record_failure = lambda_task(
+            self,
             "RecordFailure",
             self.fail_function,
             payload=sfn.TaskInput.from_object(
@@ -135,17 +120,12 @@ class Workflow(Construct):
             ),
             comment="{job_id, error: {Error, Cause}} -> FinalizeResult",
         )
-        publish = self._invoke(
+        publish = lambda_task(
+            self,
             "PublishEvent",
             self.publish_function,
             payload=sfn.TaskInput.from_json_path_at("$"),
             comment="{job_id, ...} -> {job_id, event_id, event}",
-        )
-        deliver = self._invoke(
-            "DeliverWebhook",
-            self.deliver_function,
-            payload=sfn.TaskInput.from_json_path_at("$"),
-            comment="{job_id, event_id, event} -> {job_id, delivered, status_code}",
         )
         done = sfn.Succeed(self, "Done")
 
@@ -162,21 +142,9 @@ class Workflow(Construct):
             max_attempts=3,
             jitter_strategy=sfn.JitterType.FULL,
         )
-        deliver.add_retry(
-            errors=[WEBHOOK_DELIVERY_FAILED],
-            interval=Duration.seconds(5),
-            backoff_rate=3,
-            max_attempts=5,
-            jitter_strategy=sfn.JitterType.FULL,
-        )
-        # The job is already terminal and SNS already has the event: an undeliverable
-        # webhook ends the execution successfully, with the error kept for inspection.
-        deliver.add_catch(done, errors=[sfn.Errors.ALL], result_path="$.delivery_error")
-
         finalize.next(publish)
         record_failure.next(publish)
-        publish.next(deliver)
-        deliver.next(done)
+        publish.next(done)
         is_done.when(
             sfn.Condition.or_(
                 sfn.Condition.string_equals("$.status", "queued"),
@@ -198,7 +166,7 @@ class Workflow(Construct):
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
-            comment="videohook: wait for the provider, store the video, publish and deliver the event",
+            comment="videohook: wait for the provider, store the video, publish the event",
             definition_body=sfn.DefinitionBody.from_chainable(definition),
             state_machine_type=sfn.StateMachineType.STANDARD,
             tracing_enabled=True,
@@ -213,27 +181,6 @@ class Workflow(Construct):
         set_logical_id(self.state_machine, "StateMachine")
         self._acknowledge_state_machine_role()
 
-    def _invoke(
-        self, state_name: str, function: lambda_.IFunction, *, payload: sfn.TaskInput, comment: str
-    ) -> tasks.LambdaInvoke:
-        task = tasks.LambdaInvoke(
-            self,
-            state_name,
-            lambda_function=function,
-            payload=payload,
-            output_path="$.Payload",
-            retry_on_service_exceptions=False,
-            comment=comment,
-        )
-        task.add_retry(
-            errors=LAMBDA_SERVICE_ERRORS,
-            interval=Duration.seconds(1),
-            backoff_rate=2,
-            max_attempts=6,
-            jitter_strategy=sfn.JitterType.FULL,
-        )
-        return task
-
     def _acknowledge_grants(self, storage: Storage) -> None:
         table = ref(storage.jobs_table)
         bucket = ref(storage.video_bucket)
@@ -246,7 +193,6 @@ class Workflow(Construct):
             self.finalize_function,
             self.fail_function,
             self.publish_function,
-            self.deliver_function,
         ):
             acknowledge(function.role, f"AwsSolutions-IAM5[Resource::{table}/index/*]", index_reason)
 
@@ -285,7 +231,6 @@ class Workflow(Construct):
             self.finalize_function,
             self.fail_function,
             self.publish_function,
-            self.deliver_function,
         ):
             acknowledge(
                 role,

@@ -161,7 +161,7 @@ def test_bad_input_is_refused_and_creates_nothing(local_stack, api):
     assert answer.status_code == 400 and answer.json()["error"]["field"] == "webhook_url"
     assert len(local_stack.sandbox.jobs) == before
     table = boto3.resource("dynamodb").Table(local_stack.environment["VIDEOHOOK_JOBS_TABLE"])
-    assert all(item["prompt"] != "x" for item in table.scan()["Items"])
+    assert all(item.get("prompt") != "x" for item in table.scan()["Items"])  # history items have none
 
 
 def test_requests_without_a_known_api_key_are_forbidden(local_stack, api):
@@ -199,7 +199,27 @@ def test_every_provider_outcome_ends_terminal_with_a_notification(
     assert final["video"] is None
 
 
-def test_a_truncated_download_is_retried_then_fails_and_leaves_nothing_in_s3(local_stack, api, receiver):
+@pytest.fixture
+def provider_cannot_upload(monkeypatch):
+    """The sandbox (xAI contract) would PUT the video to its upload URL and no download would
+    happen (zero-copy, tests/e2e/test_zero_copy.py): point that URL at a closed port instead."""
+    import socket
+
+    from videohook.runtime import Runtime
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setattr(
+        Runtime,
+        "presigned_video_upload_url",
+        lambda self, key, *, expires_in: f"http://127.0.0.1:{port}/{key}",
+    )
+
+
+def test_a_truncated_download_is_retried_then_fails_and_leaves_nothing_in_s3(
+    local_stack, api, receiver, provider_cannot_upload
+):
     event, final = _run_to_webhook(
         api,
         local_stack,

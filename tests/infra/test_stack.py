@@ -28,7 +28,8 @@ from aws_cdk.assertions import Annotations, Match, Template
 from cdk_nag import AwsSolutionsChecks
 
 from infra.app import create_app
-from infra.constructs.workflow import LAMBDA_SERVICE_ERRORS, RETRYABLE_COPY_ERRORS
+from infra.constructs import LAMBDA_SERVICE_ERRORS
+from infra.constructs.workflow import RETRYABLE_COPY_ERRORS
 from infra.stack import LayerNotBuiltError, VideohookConfig, VideohookStack
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -41,8 +42,18 @@ COMMON_ENV = {
     "VIDEOHOOK_PROVIDER_KEYS_SECRET_ARN",
     "VIDEOHOOK_PROVIDER",
     "POWERTOOLS_SERVICE_NAME",
+    # From the environment's configuration file (infra/config.py).
+    *VideohookConfig().lambda_environment(),
 }
 API_ONLY_ENV = {"VIDEOHOOK_STATE_MACHINE_ARN", "VIDEOHOOK_IDEMPOTENCY_TABLE"}
+# Functions that emit job events start deliveries and put to EventBridge.
+EMIT_ENV = {"VIDEOHOOK_DELIVERY_STATE_MACHINE_ARN", "VIDEOHOOK_EVENT_BUS"}
+EXTRA_ENV = {
+    "handlers.api.handler": API_ONLY_ENV | EMIT_ENV | {"VIDEOHOOK_DELIVERIES_TABLE"},
+    "handlers.poll_provider.handler": EMIT_ENV,
+    "handlers.publish_event.handler": EMIT_ENV,
+    "handlers.deliver_webhook.handler": {"VIDEOHOOK_DELIVERIES_TABLE", "VIDEOHOOK_WEBHOOK_DLQ_URL"},
+}
 HANDLERS = {
     "handlers.api.handler": "ApiFunction",
     "handlers.poll_provider.handler": "PollProviderFunction",
@@ -118,7 +129,13 @@ def render(value: Any) -> str:
 
 @pytest.fixture(scope="module")
 def definition(synth: SimpleNamespace) -> dict[str, Any]:
-    (machine,) = resources(synth, "AWS::StepFunctions::StateMachine").values()
+    machine = synth.json["Resources"]["StateMachine"]
+    return json.loads(render(machine["Properties"]["DefinitionString"]))
+
+
+@pytest.fixture(scope="module")
+def delivery_definition(synth: SimpleNamespace) -> dict[str, Any]:
+    machine = synth.json["Resources"]["DeliveryStateMachine"]
     return json.loads(render(machine["Properties"]["DefinitionString"]))
 
 
@@ -133,7 +150,7 @@ def functions_by_handler(synth: SimpleNamespace) -> dict[str, tuple[str, dict[st
 
 
 def test_jobs_table(synth: SimpleNamespace) -> None:
-    synth.template.resource_count_is("AWS::DynamoDB::Table", 2)
+    synth.template.resource_count_is("AWS::DynamoDB::Table", 3)
     jobs = synth.json["Resources"]["JobsTable"]
     assert jobs["DeletionPolicy"] == "Retain"
     synth.template.has_resource_properties(
@@ -191,6 +208,8 @@ def test_video_bucket(synth: SimpleNamespace) -> None:
     }
     assert rules["expire-videos"]["Prefix"] == "videos/"
     assert rules["expire-videos"]["ExpirationInDays"] == 30
+    assert rules["expire-uploads"]["Prefix"] == "uploads/"
+    assert rules["expire-uploads"]["ExpirationInDays"] == 1
     assert props["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": "AccessLogsBucket"}
 
 
@@ -210,7 +229,7 @@ def test_buckets_enforce_ssl(synth: SimpleNamespace) -> None:
 
 
 def test_topic(synth: SimpleNamespace) -> None:
-    synth.template.resource_count_is("AWS::SNS::Topic", 1)
+    synth.template.resource_count_is("AWS::SNS::Topic", 2)  # job events, and the ops topic of the alarms
     assert synth.json["Resources"]["EventsTopic"]["Properties"]["KmsMasterKeyId"] == "alias/aws/sns"
     synth.template.has_resource_properties(
         "AWS::SNS::TopicPolicy",
@@ -281,7 +300,7 @@ def test_function_log_groups_have_retention(synth: SimpleNamespace) -> None:
 def test_function_environment(synth: SimpleNamespace) -> None:
     for handler, (_, props) in functions_by_handler(synth).items():
         variables = props["Environment"]["Variables"]
-        expected = COMMON_ENV | (API_ONLY_ENV if handler == "handlers.api.handler" else set())
+        expected = COMMON_ENV | EXTRA_ENV.get(handler, set())
         assert set(variables) == expected, handler
         assert variables["VIDEOHOOK_PROVIDER"] == "xai"
         assert variables["POWERTOOLS_SERVICE_NAME"] == "videohook"
@@ -291,6 +310,14 @@ def test_function_environment(synth: SimpleNamespace) -> None:
     (_, api) = functions_by_handler(synth)["handlers.api.handler"]
     assert api["Environment"]["Variables"]["VIDEOHOOK_STATE_MACHINE_ARN"] == {"Ref": "StateMachine"}
     assert api["Environment"]["Variables"]["VIDEOHOOK_IDEMPOTENCY_TABLE"] == {"Ref": "IdempotencyTable"}
+    for handler in (
+        "handlers.api.handler",
+        "handlers.poll_provider.handler",
+        "handlers.publish_event.handler",
+    ):
+        variables = functions_by_handler(synth)[handler][1]["Environment"]["Variables"]
+        assert variables["VIDEOHOOK_DELIVERY_STATE_MACHINE_ARN"] == {"Ref": "DeliveryStateMachine"}
+        assert variables["VIDEOHOOK_EVENT_BUS"] == "default"
 
 
 def test_no_function_environment_holds_a_secret_value(synth: SimpleNamespace) -> None:
@@ -304,7 +331,8 @@ def test_no_function_environment_holds_a_secret_value(synth: SimpleNamespace) ->
         assert "resolve:secretsmanager" not in text and "SecretString" not in text, handler
         for name, value in variables.items():
             if isinstance(value, str):
-                assert value in {"xai", "videohook"}, (handler, name)
+                configured = set(VideohookConfig().lambda_environment().values())
+                assert value in {"xai", "videohook", "default"} | configured, (handler, name)
             else:
                 assert set(value) <= {"Ref", "Fn::GetAtt"}, (handler, name)
                 target = value.get("Ref") or value["Fn::GetAtt"][0]
@@ -332,18 +360,35 @@ def test_least_privilege_grants(synth: SimpleNamespace) -> None:
     actions = {
         logical_id: _actions(_policy_statements(synth, logical_id)) for logical_id in HANDLERS.values()
     }
-    assert "states:StartExecution" in actions["ApiFunction"]
-    assert not any("states:StartExecution" in actions[fn] for fn in actions if fn != "ApiFunction")
-    assert {fn for fn in actions if "sns:Publish" in actions[fn]} == {"PublishEventFunction"}
-    assert {fn for fn in actions if "s3:PutObject" in actions[fn]} == {"FinalizeVideoFunction"}
+    emitters = {"ApiFunction", "PollProviderFunction", "PublishEventFunction"}
+    assert {fn for fn in actions if "states:StartExecution" in actions[fn]} == emitters
+    assert {fn for fn in actions if "sns:Publish" in actions[fn]} == emitters
+    assert {fn for fn in actions if "events:PutEvents" in actions[fn]} == emitters
+    assert {fn for fn in actions if "sqs:SendMessage" in actions[fn]} == {"DeliverWebhookFunction"}
+    assert {fn for fn in actions if "s3:PutObject" in actions[fn]} == {"FinalizeVideoFunction", "ApiFunction"}
+    api_puts = [
+        render(statement["Resource"])
+        for statement in _policy_statements(synth, "ApiFunction")
+        if "s3:PutObject" in _actions([statement])
+    ]
+    assert api_puts == ["${VideoBucket.Arn}/uploads/*"]  # presigned upload PUTs only
+    assert "states:StopExecution" in actions["ApiFunction"]  # cancel
+    assert not any("states:StopExecution" in actions[fn] for fn in actions if fn != "ApiFunction")
     assert {fn for fn in actions if "dynamodb:PutItem" in actions[fn]} == {
         "ApiFunction",
         "PollProviderFunction",
         "FinalizeVideoFunction",
         "FailJobFunction",
         "PublishEventFunction",
+        "DeliverWebhookFunction",  # its delivery log, not the jobs table (below)
     }
     assert "dynamodb:GetItem" in actions["DeliverWebhookFunction"]
+    deliver_writes = [
+        statement["Resource"]
+        for statement in _policy_statements(synth, "DeliverWebhookFunction")
+        if "dynamodb:PutItem" in _actions([statement])
+    ]
+    assert "JobsTable" not in json.dumps(deliver_writes) and "DeliveriesTable" in json.dumps(deliver_writes)
     assert not any(action.startswith("kms:") for fn_actions in actions.values() for action in fn_actions)
     assert not any(
         action.endswith(":*") or action == "*" for fn_actions in actions.values() for action in fn_actions
@@ -367,14 +412,15 @@ def test_least_privilege_grants(synth: SimpleNamespace) -> None:
 
 
 def test_state_machine_resource(synth: SimpleNamespace) -> None:
-    synth.template.resource_count_is("AWS::StepFunctions::StateMachine", 1)
-    props = synth.json["Resources"]["StateMachine"]["Properties"]
-    assert props["StateMachineType"] == "STANDARD"
-    assert props["TracingConfiguration"] == {"Enabled": True}
-    assert props["LoggingConfiguration"]["Level"] == "ALL"
-    assert props["LoggingConfiguration"]["IncludeExecutionData"] is False
-    assert "StateMachineName" not in props
-    assert "QueryLanguage" not in props  # JSONPath (the default), no JSONata
+    synth.template.resource_count_is("AWS::StepFunctions::StateMachine", 2)
+    for logical_id in ("StateMachine", "DeliveryStateMachine"):
+        props = synth.json["Resources"][logical_id]["Properties"]
+        assert props["StateMachineType"] == "STANDARD"
+        assert props["TracingConfiguration"] == {"Enabled": True}
+        assert props["LoggingConfiguration"]["Level"] == "ALL"
+        assert props["LoggingConfiguration"]["IncludeExecutionData"] is False
+        assert "StateMachineName" not in props
+        assert "QueryLanguage" not in props  # JSONPath (the default), no JSONata
 
 
 def test_state_machine_states_and_flow(definition: dict[str, Any]) -> None:
@@ -387,7 +433,6 @@ def test_state_machine_states_and_flow(definition: dict[str, Any]) -> None:
         "FinalizeVideo",
         "RecordFailure",
         "PublishEvent",
-        "DeliverWebhook",
         "Done",
     }
     assert "QueryLanguage" not in definition
@@ -408,8 +453,7 @@ def test_state_machine_states_and_flow(definition: dict[str, Any]) -> None:
     assert states["IsJobDone"]["Default"] == "PublishEvent"
     assert states["FinalizeVideo"]["Next"] == "PublishEvent"
     assert states["RecordFailure"]["Next"] == "PublishEvent"
-    assert states["PublishEvent"]["Next"] == "DeliverWebhook"
-    assert states["DeliverWebhook"]["Next"] == "Done"
+    assert states["PublishEvent"]["Next"] == "Done"
     assert states["Done"] == {"Type": "Succeed"}
 
 
@@ -419,7 +463,6 @@ def test_tasks_invoke_the_right_functions(definition: dict[str, Any]) -> None:
         "FinalizeVideo": "FinalizeVideoFunction",
         "RecordFailure": "FailJobFunction",
         "PublishEvent": "PublishEventFunction",
-        "DeliverWebhook": "DeliverWebhookFunction",
     }
     for state_name, function in expected.items():
         state = definition["States"][state_name]
@@ -440,9 +483,6 @@ def test_catches(definition: dict[str, Any]) -> None:
         assert states[name]["Catch"] == [
             {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "RecordFailure"}
         ]
-    assert states["DeliverWebhook"]["Catch"] == [
-        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.delivery_error", "Next": "Done"}
-    ]
     for name in ("RecordFailure", "PublishEvent"):
         assert "Catch" not in states[name]
 
@@ -469,16 +509,37 @@ def test_retries(definition: dict[str, Any]) -> None:
             "JitterStrategy": "FULL",
         },
     ]
-    assert definition["States"]["DeliverWebhook"]["Retry"] == [
-        service_retrier,
-        {
-            "ErrorEquals": ["WebhookDeliveryFailed"],
-            "IntervalSeconds": 5,
-            "MaxAttempts": 5,
-            "BackoffRate": 3,
-            "JitterStrategy": "FULL",
-        },
+
+
+def test_delivery_state_machine_waits_between_attempts(delivery_definition: dict[str, Any]) -> None:
+    """The retry schedule runs in the engine: a Wait state between attempts, no sleeping Lambda."""
+    states = delivery_definition["States"]
+    assert delivery_definition["StartAt"] == "AttemptDelivery"
+    assert set(states) == {"AttemptDelivery", "DeliveryOutcome", "WaitBeforeRetry", "Delivered"}
+    attempt = states["AttemptDelivery"]
+    assert attempt["Parameters"]["FunctionName"] == "${DeliverWebhookFunction.Arn}"
+    assert attempt["Next"] == "DeliveryOutcome"
+    assert attempt["Retry"][0]["ErrorEquals"] == LAMBDA_SERVICE_ERRORS
+    assert attempt["Retry"][1]["ErrorEquals"] == ["States.TaskFailed"]
+    assert states["DeliveryOutcome"]["Choices"] == [
+        {"Variable": "$.outcome", "StringEquals": "retry", "Next": "WaitBeforeRetry"}
     ]
+    assert states["DeliveryOutcome"]["Default"] == "Delivered"
+    wait = {key: value for key, value in states["WaitBeforeRetry"].items() if key != "Comment"}
+    assert wait == {"Type": "Wait", "SecondsPath": "$.wait_seconds", "Next": "AttemptDelivery"}
+
+
+def test_webhook_dead_letter_queue_and_delivery_log(synth: SimpleNamespace) -> None:
+    queue = synth.json["Resources"]["WebhookDeadLetterQueue"]["Properties"]
+    assert queue["SqsManagedSseEnabled"] is True
+    assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
+    table = synth.json["Resources"]["DeliveriesTable"]["Properties"]
+    assert table["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
 
 
 def test_retried_copy_errors_are_the_copiers_retryable_errors() -> None:
@@ -519,6 +580,8 @@ def test_api_methods(synth: SimpleNamespace) -> None:
         "POST /v1/videos",
         "GET /v1/videos",
         "GET /v1/videos/{id}",
+        "POST /v1/videos/{id}/cancel",
+        "POST /v1/uploads",
         "GET /v1/openapi.json",
     }
     for route, method in methods.items():
@@ -534,6 +597,26 @@ def test_api_methods(synth: SimpleNamespace) -> None:
     )
     # CORS off: no OPTIONS preflight methods.
     assert not any(route.startswith("OPTIONS ") for route in methods)
+
+
+def test_gateway_responses_have_the_error_shape(synth: SimpleNamespace) -> None:
+    answers = {
+        props["Properties"]["ResponseType"]: props["Properties"]
+        for props in resources(synth, "AWS::ApiGateway::GatewayResponse").values()
+    }
+    expected = {
+        "INVALID_API_KEY": ("403", "forbidden"),
+        "MISSING_AUTHENTICATION_TOKEN": ("404", "not_found"),
+        "THROTTLED": ("429", "throttled"),
+        "QUOTA_EXCEEDED": ("429", "quota_exceeded"),
+        "REQUEST_TOO_LARGE": ("413", "request_too_large"),
+        "INTEGRATION_FAILURE": ("502", "integration_failure"),
+    }
+    assert set(answers) == set(expected)
+    for kind, (status, code) in expected.items():
+        assert answers[kind]["StatusCode"] == status, kind
+        body = json.loads(answers[kind]["ResponseTemplates"]["application/json"])
+        assert body["error"]["code"] == code and body["error"]["message"], kind
 
 
 def test_api_stage_logging_and_throttling(synth: SimpleNamespace) -> None:

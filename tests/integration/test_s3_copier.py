@@ -20,15 +20,16 @@ from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
 from videohook.s3_copier import (
+    BodyReader,
     CopyResult,
-    FullReadStream,
     MiB,
+    PartBody,
     VideoCopyError,
     VideoDownloadFailed,
     VideoDownloadIncomplete,
     VideoNotMp4,
     copy_url_to_s3,
-    make_transfer_config,
+    verify_uploaded_video,
 )
 
 MP4_HEAD = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
@@ -190,7 +191,13 @@ def test_large_body_is_copied_in_full_sized_parts(s3, bucket, s3_calls, source, 
     )
     expected_sha = hashlib.sha256(make_body(size)).hexdigest()
     assert result == CopyResult(
-        bucket=bucket, key="videos/big.mp4", bytes=size, sha256=expected_sha, content_type="video/mp4"
+        bucket=bucket,
+        key="videos/big.mp4",
+        bytes=size,
+        sha256=expected_sha,
+        content_type="video/mp4",
+        transfer="copy",
+        bytes_copied=size,
     )
     # Every part but the last is exactly part_size: the reader fills each read.
     assert s3_calls["calls"]["UploadPart"] == 5
@@ -329,15 +336,7 @@ def test_part_size_below_s3_minimum_is_refused(s3, http):
         )
 
 
-def test_transfer_config_bounds_memory():
-    config = make_transfer_config(part_size=PART, max_concurrency=3)
-    assert config.multipart_chunksize == PART
-    assert config.multipart_threshold == PART
-    assert config.max_request_concurrency == 3
-    assert config.max_in_memory_upload_chunks == 3
-
-
-# ---- the reader alone -------------------------------------------------------------------------
+# ---- the reader and the part body alone ---------------------------------------------------
 
 
 def _chunks(data: bytes, size: int) -> Iterator[bytes]:
@@ -345,35 +344,43 @@ def _chunks(data: bytes, size: int) -> Iterator[bytes]:
         yield data[start : start + size]
 
 
-def test_reader_fills_every_read_from_short_chunks():
+def _read_parts(reader: BodyReader, size: int) -> list[bytes]:
+    parts = []
+    while True:
+        buffer = bytearray(size)
+        count = reader.readinto(buffer)
+        if not count:
+            return parts
+        parts.append(bytes(buffer[:count]))
+
+
+def test_reader_fills_every_buffer_from_short_chunks():
     data = random.Random(1).randbytes(10_500)
-    reader = FullReadStream(_chunks(data, 1000))
-    reads = []
-    while block := reader.read(4096):
-        reads.append(block)
-    assert [len(b) for b in reads] == [4096, 4096, 2308]
-    assert b"".join(reads) == data
+    reader = BodyReader(_chunks(data, 1000))
+    parts = _read_parts(reader, 4096)
+    assert [len(b) for b in parts] == [4096, 4096, 2308]
+    assert b"".join(parts) == data
     assert reader.bytes_read == len(data)
     assert reader.sha256 == hashlib.sha256(data).hexdigest()
     assert reader.at_eof
-    assert reader.read(4096) == b""
+    assert reader.readinto(bytearray(10)) == 0
 
 
-def test_reader_handles_chunks_larger_than_the_read_and_empty_chunks():
+def test_reader_handles_chunks_larger_than_the_buffer_and_empty_chunks():
     data = random.Random(2).randbytes(10_000)
-    chunks = iter([b"", data[:7000], b"", data[7000:]])
-    reader = FullReadStream(chunks)
-    assert [len(reader.read(3000)) for _ in range(4)] == [3000, 3000, 3000, 1000]
+    reader = BodyReader(iter([b"", data[:7000], b"", data[7000:]]))
+    parts = _read_parts(reader, 3000)
+    assert [len(b) for b in parts] == [3000, 3000, 3000, 1000]
+    assert b"".join(parts) == data
     assert reader.sha256 == hashlib.sha256(data).hexdigest()
 
 
-def test_reader_peek_does_not_consume_and_read_all():
+def test_reader_peek_does_not_consume():
     data = MP4_HEAD + b"x" * 5000
-    reader = FullReadStream(_chunks(data, 3))
+    reader = BodyReader(_chunks(data, 3))
     assert reader.peek(12) == data[:12]
-    assert reader.read(5) == data[:5]
-    assert reader.read() == data[5:]
-    assert reader.readable() and not reader.seekable()
+    assert reader.peek(12) == data[:12]
+    assert b"".join(_read_parts(reader, 1000)) == data
 
 
 def test_reader_checks_length_at_eof():
@@ -384,8 +391,118 @@ def test_reader_checks_length_at_eof():
         if total != 3000:
             raise VideoDownloadIncomplete(f"received {total} of 3000 bytes")
 
-    reader = FullReadStream(_chunks(b"a" * 2500, 1000), on_eof=on_eof)
-    assert reader.read(2000) == b"a" * 2000
+    reader = BodyReader(_chunks(b"a" * 2500, 1000), on_eof=on_eof)
+    assert reader.readinto(bytearray(2000)) == 2000
     with pytest.raises(VideoDownloadIncomplete, match="2500 of 3000"):
-        reader.read(2000)
+        reader.readinto(bytearray(2000))
     assert seen == [2500]
+
+
+def test_part_body_is_a_seekable_view_of_the_filled_bytes():
+    buffer = bytearray(b"0123456789" + b"\0" * 6)
+    body = PartBody(buffer, 10)
+    assert len(body) == 10 and body.readable() and body.seekable()
+    assert body.read(4) == b"0123" and body.tell() == 4
+    assert body.read() == b"456789" and body.read(3) == b""
+    assert body.seek(0) == 0 and body.read(-1) == b"0123456789"
+    body.seek(-2, 2)
+    target = bytearray(5)
+    assert body.readinto(target) == 2 and target[:2] == b"89"
+
+
+def test_memory_is_a_fixed_pool_of_part_buffers(s3, bucket, source, http, monkeypatch):
+    """However many parts, at most max_concurrency + 1 part buffers are ever made."""
+    from videohook import s3_copier
+
+    made: list[int] = []
+    real = s3_copier._BufferPool.take
+
+    def counting_take(self):
+        buffer = real(self)
+        if all(buffer is not seen for seen in made_buffers):
+            made_buffers.append(buffer)
+            made.append(len(buffer))
+        return buffer
+
+    made_buffers: list[bytearray] = []
+    monkeypatch.setattr(s3_copier._BufferPool, "take", counting_take)
+    size = 9 * PART + 17
+    result = copy_url_to_s3(
+        source_url=video_url(source, size=size),
+        bucket=bucket,
+        key="videos/pool.mp4",
+        s3_client=s3,
+        http_client=http,
+        part_size=PART,
+        max_concurrency=2,
+    )
+    assert result.bytes == size
+    assert result.sha256 == hashlib.sha256(make_body(size)).hexdigest()
+    assert made == [PART] * len(made) and len(made) <= 3
+
+
+@pytest.mark.parametrize("parts", [1, 2])
+def test_bodies_of_whole_parts_end_cleanly(s3, bucket, s3_calls, source, http, parts):
+    size = parts * PART
+    result = copy_url_to_s3(
+        source_url=video_url(source, size=size),
+        bucket=bucket,
+        key="videos/whole.mp4",
+        s3_client=s3,
+        http_client=http,
+        part_size=PART,
+    )
+    assert (result.bytes, result.sha256) == (size, hashlib.sha256(make_body(size)).hexdigest())
+    assert s3_calls["part_sizes"] == dict.fromkeys(range(1, parts + 1), PART)
+    assert s3.get_object(Bucket=bucket, Key="videos/whole.mp4")["Body"].read() == make_body(size)
+
+
+# ---- zero-copy: verifying what the provider uploaded ---------------------------------------------
+
+
+def _provider_put(s3, bucket: str, key: str, body: bytes, content_type: str = "video/mp4") -> None:
+    """What a provider does with output.upload_url: one PUT of the whole video."""
+    url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=300)
+    answer = httpx.put(url, content=body, headers={"Content-Type": content_type})
+    assert answer.status_code == 200, answer.text
+
+
+def test_a_provider_upload_is_verified_without_moving_it(s3, bucket, s3_calls):
+    body = make_body(3 * MiB + 5)
+    _provider_put(s3, bucket, "videos/t/vid_1.mp4", body, content_type="application/octet-stream")
+    s3_calls["calls"].clear()
+    result = verify_uploaded_video(bucket=bucket, key="videos/t/vid_1.mp4", s3_client=s3)
+    assert result == CopyResult(
+        bucket=bucket,
+        key="videos/t/vid_1.mp4",
+        bytes=len(body),
+        sha256=hashlib.sha256(body).hexdigest(),
+        content_type="video/mp4",
+        transfer="provider_upload",
+        bytes_copied=0,
+        bytes_read_to_verify=12,
+    )
+    # HEAD, a 12-byte ranged GET, and S3 hashing the object itself (a copy onto itself).
+    assert dict(s3_calls["calls"]) == {"HeadObject": 1, "GetObject": 1, "CopyObject": 1}
+    stored = s3.get_object(Bucket=bucket, Key="videos/t/vid_1.mp4")
+    assert stored["ContentType"] == "video/mp4"  # whatever the provider's PUT said
+    assert stored["Body"].read() == body
+
+
+def test_an_existing_sha256_checksum_is_used_as_is(s3, bucket, s3_calls):
+    body = make_body(1 * MiB)
+    s3.put_object(Bucket=bucket, Key="k.mp4", Body=body, ChecksumAlgorithm="SHA256")
+    s3_calls["calls"].clear()
+    result = verify_uploaded_video(bucket=bucket, key="k.mp4", s3_client=s3)
+    assert result is not None and result.sha256 == hashlib.sha256(body).hexdigest()
+    assert s3_calls["calls"]["CopyObject"] == 0
+
+
+def test_a_missing_upload_means_copy_instead(s3, bucket):
+    assert verify_uploaded_video(bucket=bucket, key="videos/none.mp4", s3_client=s3) is None
+
+
+@pytest.mark.parametrize("body", [b"", make_body(4096, mp4=False)])
+def test_an_empty_or_foreign_upload_means_copy_instead(s3, bucket, body):
+    _provider_put(s3, bucket, "videos/bad.mp4", body)
+    assert verify_uploaded_video(bucket=bucket, key="videos/bad.mp4", s3_client=s3) is None

@@ -14,7 +14,14 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from videohook.webhooks import MAX_RESPONSE_BYTES, DeliveryAttempt, deliver_webhook
+from videohook import webhooks
+from videohook.webhooks import (
+    MAX_RESPONSE_BYTES,
+    DeliveryAttempt,
+    VettedUrl,
+    deliver_webhook,
+    validate_webhook_url,
+)
 
 SECRET = "whsec_" + base64.b64encode(b"receiver-test-secret-0123456789!!").decode()
 BODY = json.dumps(
@@ -120,8 +127,9 @@ def client() -> Iterator[httpx.Client]:
 
 
 def deliver(server, path, client, **kwargs) -> DeliveryAttempt:
+    target = validate_webhook_url(url(server, path), allow_loopback=True)
     return deliver_webhook(
-        url=url(server, path), event_id="evt_123", body=BODY, secret=SECRET, client=client, **kwargs
+        target=target, event_id="evt_123", body=BODY, secret=SECRET, client=client, **kwargs
     )
 
 
@@ -208,10 +216,40 @@ def test_never_answering_receiver_times_out(receiver, client):
 def test_refused_connection_is_not_delivered(client):
     with ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler) as closed:
         port = closed.server_address[1]
-    attempt = deliver_webhook(
-        url=f"http://127.0.0.1:{port}/hook", event_id="e", body=BODY, secret=SECRET, client=client, timeout=2
-    )
+    target = validate_webhook_url(f"http://127.0.0.1:{port}/hook", allow_loopback=True)
+    attempt = deliver_webhook(target=target, event_id="e", body=BODY, secret=SECRET, client=client, timeout=2)
     assert attempt.delivered is False
     assert attempt.status_code is None
     assert "ConnectError" in attempt.error
     assert_no_secret(attempt)
+
+
+def test_delivery_connects_to_the_vetted_address_without_a_second_lookup(receiver, client, monkeypatch):
+    """A rebinding DNS name cannot redirect the POST: the vetted address is used as is."""
+    lookups: list[str] = []
+
+    def resolver(host, port, **kwargs):
+        lookups.append(host)
+        return [(2, 1, 6, "", ("127.0.0.1", port))]
+
+    monkeypatch.setattr(webhooks, "RESOLVER", resolver)
+    port = receiver.server_address[1]
+    target = validate_webhook_url(f"http://hooks.example.test:{port}/ok", allow_loopback=True)
+    assert target.addresses == ["127.0.0.1"] and lookups == ["hooks.example.test"]
+
+    def rebound(host, port, **kwargs):
+        raise AssertionError("delivery must not resolve the name again")
+
+    monkeypatch.setattr(webhooks, "RESOLVER", rebound)
+    attempt = deliver_webhook(target=target, event_id="evt_pin", body=BODY, secret=SECRET, client=client)
+    assert attempt.delivered
+    assert receiver.requests[-1]["headers"]["host"] == f"hooks.example.test:{port}"
+    assert receiver.requests[-1]["verified"]
+
+
+def test_a_target_pinned_elsewhere_is_what_gets_connected(receiver, client):
+    port = receiver.server_address[1]
+    target = VettedUrl(
+        url=f"http://unresolvable.invalid:{port}/ok", host="unresolvable.invalid", addresses=["127.0.0.1"]
+    )
+    assert deliver_webhook(target=target, event_id="e2", body=BODY, secret=SECRET, client=client).delivered

@@ -118,6 +118,19 @@ class FakeSfn:
         return {"executionArn": f"{STATE_MACHINE_ARN}:{kwargs['name']}"}
 
 
+class FakeHistory:
+    """The completion-time history (videohook.job_history): none yet; records are logged."""
+
+    def __init__(self, log: list[tuple[str, Any]]) -> None:
+        self.log = log
+
+    def stats(self, kind: str) -> None:
+        return None
+
+    def record(self, kind: str, seconds: float) -> None:
+        self.log.append(("history.record", (kind, seconds)))
+
+
 class FakeRuntime:
     def __init__(self, settings: Settings | None = None, keys: dict[ProviderName, str] | None = None) -> None:
         self.settings = settings or Settings(state_machine_arn=STATE_MACHINE_ARN)
@@ -125,7 +138,14 @@ class FakeRuntime:
         self.log: list[tuple[str, Any]] = []
         self.store = FakeStore(self.log)
         self.sfn = FakeSfn(self.log)
+        self.history = FakeHistory(self.log)
         self._adapter = FakeAdapter(self.log)
+
+    def video_key(self, tenant_id: str, job_id: str) -> str:
+        return f"videos/{tenant_id}/{job_id}.mp4"
+
+    def presigned_video_upload_url(self, key: str, *, expires_in: int) -> str:
+        return f"https://videos.s3.invalid/{key}?X-Amz-Expires={expires_in}"
 
     def provider_key(self, provider: ProviderName) -> str:
         if not self.keys.get(provider):
@@ -407,6 +427,9 @@ def test_submit_happy_path(runtime: FakeRuntime) -> None:
         aspect_ratio="9:16",
         image_url=PNG_DATA_URI,
         user="end-user-1",
+        # The sandbox speaks the xAI contract, which takes output.upload_url: zero-copy.
+        upload_url=f"https://videos.s3.invalid/videos/key_tenant/{job.id}.mp4?X-Amz-Expires="
+        f"{runtime.settings.job_deadline_seconds + 300}",
     )
 
     (updated,) = runtime.calls("store.update")
@@ -703,12 +726,15 @@ def test_poll_provider_failed(
 
 
 def test_poll_running_progress_drives_the_wait(runtime: FakeRuntime) -> None:
+    # The policy's numbers are tested in tests/unit/test_polling.py: here, that progress reaches it.
     running_job(runtime)  # created 30 s ago
     runtime._adapter.poll_outcomes = [ProviderJobState(status=JobStatus.RUNNING, progress=50)]
     result = poll(runtime)
     assert result.status is JobStatus.RUNNING
-    assert result.wait_seconds == 15
     assert runtime.store.jobs["vid_poll"].progress == 50
+    running_job(runtime)
+    runtime._adapter.poll_outcomes = [ProviderJobState(status=JobStatus.RUNNING, progress=95)]
+    assert poll(runtime).wait_seconds < result.wait_seconds
 
 
 def test_poll_progress_never_goes_backwards(runtime: FakeRuntime) -> None:
@@ -756,13 +782,17 @@ def test_poll_plain_transient_errors_never_fail_the_job(runtime: FakeRuntime) ->
 
 
 @pytest.mark.parametrize(
-    ("retry_after", "wait"), [(7.0, 7), (0.0, polling.MIN_WAIT_SECONDS), (3600.0, polling.MAX_WAIT_SECONDS)]
+    ("retry_after", "at_least"), [(7.0, 7), (0.0, polling.MIN_WAIT_SECONDS), (3600.0, 300)]
 )
-def test_poll_transient_retry_after_is_honoured(runtime: FakeRuntime, retry_after: float, wait: int) -> None:
+def test_poll_transient_retry_after_is_honoured(
+    runtime: FakeRuntime, retry_after: float, at_least: int
+) -> None:
     running_job(runtime)
     runtime._adapter.poll_outcomes = [ProviderTransient("429", status_code=429, retry_after=retry_after)]
     result = poll(runtime)
-    assert (result.status, result.wait_seconds) == (JobStatus.RUNNING, wait)
+    assert result.status is JobStatus.RUNNING
+    # Never sooner than the provider allows (up to polling.MAX_RETRY_AFTER_SECONDS).
+    assert at_least <= result.wait_seconds <= max(at_least, polling.MAX_WAIT_SECONDS)
     assert runtime.store.jobs["vid_poll"].consecutive_poll_errors == 1
 
 
@@ -812,3 +842,15 @@ def test_poll_loses_the_race_against_a_cancel(runtime: FakeRuntime) -> None:
     result = poll(runtime)
     assert result.status is JobStatus.CANCELED
     assert runtime.store.jobs["vid_poll"].provider_video_url is None
+
+
+def test_a_cancel_during_submit_wins_and_the_job_starts_no_execution(runtime: FakeRuntime) -> None:
+    def cancel_now(job: Job) -> None:
+        stored = runtime.store.jobs[job.id]
+        runtime.store.jobs[job.id] = stored.model_copy(update={"status": JobStatus.CANCELED})
+
+    runtime.store.before_update = cancel_now
+    job = submission.submit_job(runtime, request(), tenant_id="key_a")
+    assert job.status is JobStatus.CANCELED
+    assert "adapter.submit" in runtime.names()
+    assert "sfn.start_execution" not in runtime.names()

@@ -317,3 +317,21 @@ def test_resolver_is_asked_for_the_idna_name_and_port():
         ("xn--bcher-kva.example", 443, {"type": socket.SOCK_STREAM}),
         ("hooks.example.com", 8443, {"type": socket.SOCK_STREAM}),
     ]
+
+
+def test_rotated_secrets_sign_with_both_keys_and_either_verifies():
+    import base64 as _b64
+    import os as _os
+
+    from standardwebhooks import Webhook as _Webhook
+
+    old = "whsec_" + _b64.b64encode(_os.urandom(24)).decode()
+    new = "whsec_" + _b64.b64encode(_os.urandom(24)).decode()
+    body = b'{"type": "video.succeeded"}'
+    headers = sign_event(secret=f"{new} {old}", event_id="evt_rot", body=body, timestamp=datetime.now(UTC))
+    assert len(headers["webhook-signature"].split(" ")) == 2
+    assert _Webhook(old).verify(body, headers) == {"type": "video.succeeded"}
+    assert _Webhook(new).verify(body, headers) == {"type": "video.succeeded"}
+    stranger = "whsec_" + _b64.b64encode(_os.urandom(24)).decode()
+    with pytest.raises(Exception, match="signature"):
+        _Webhook(stranger).verify(body, headers)

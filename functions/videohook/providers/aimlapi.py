@@ -13,6 +13,7 @@ from videohook.providers.base import (
     job_error,
     parse_progress,
 )
+from videohook.providers.xai import moderated_result
 
 AIMLAPI_MODEL = "x-ai/grok-imagine-video"
 
@@ -64,6 +65,9 @@ def parse_generation(body: Mapping[str, Any]) -> ProviderJobState | None:
     status = raw.lower()
     progress = parse_progress(body.get("progress"))
     if status in _DONE:
+        video = body.get("video")
+        if isinstance(video, dict) and video.get("respect_moderation") is False:
+            return moderated_result(raw)
         url = video_url(body)
         if url is None:
             return None  # completed without a URL we can find: report the body rather than guess

@@ -37,16 +37,20 @@ def request_body(request: GenerationRequest) -> dict[str, Any]:
     return {key: value for key, value in body.items() if value is not None}
 
 
+def moderated_result(raw: str) -> ProviderJobState:
+    """A moderated generation "completes" without a usable video: a failed job, not a success."""
+    error = JobError(
+        code="moderation_blocked", message="the provider finished without a usable video (moderation)"
+    )
+    return ProviderJobState(status=JobStatus.FAILED, error=error, raw_status=raw)
+
+
 def _done(body: Mapping[str, Any], raw: str) -> ProviderJobState:
     video = body.get("video")
     url = video.get("url") if isinstance(video, dict) else None
     moderated = isinstance(video, dict) and video.get("respect_moderation") is False
     if not isinstance(url, str) or not url or moderated:
-        # A moderated generation "completes" without a usable video: a failed job, not a success.
-        error = JobError(
-            code="moderation_blocked", message="the provider finished without a usable video (moderation)"
-        )
-        return ProviderJobState(status=JobStatus.FAILED, error=error, raw_status=raw)
+        return moderated_result(raw)
     return ProviderJobState(status=JobStatus.SUCCEEDED, progress=100, video_url=url, raw_status=raw)
 
 

@@ -1,0 +1,81 @@
+"""docs/benchmarks.md: the latest `make bench` table, the machine it ran on, and how to read it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bench.run import Report
+
+METHOD = """\
+## How each figure is measured
+
+Every figure sits beside its baseline from the same run; ratios are figure / baseline.
+
+- **Polling** (`bench/polling_sim.py`): a pure, seeded simulation of 10,000 jobs; every
+  policy sees the same jobs and the same 429s. Kinds: provider (xAI 45%, CometAPI 35%,
+  AI/ML API 20%) x model x resolution x duration. True completion time per job: a queue
+  delay (exponential, mean 3 s; 10% of jobs mean 25 s), a generation time growing with
+  duration, resolution and model (lognormal, sigma 0.12), a heavy tail (5% of jobs 1.8x to
+  6x slower, Pareto) and stalls (10% of jobs: progress freezes for 10-80% of the render, a
+  third of them at 95-99.5%). The xAI shape reports integer progress along a curved line
+  (exponent lognormal, sigma 0.15) and `queued` while queued; the AI/ML API shape reports
+  neither. 1% of polls get a 429 (two in three with a Retry-After of 1-10 s). The adaptive
+  policy is `videohook.polling` as deployed: the first wait from the formula (no history at
+  submit), then the poll step's inputs, including the history of the kind's earlier jobs
+  (the same 32-sample ring `videohook.job_history` keeps, fed with the same
+  `observed_completion_seconds`). Detection lag = first poll at or after the completion
+  minus the completion; waits are whole seconds (Step Functions' Wait).
+- **Copy**: FinalizeVideo's copy (`copy_url_to_s3` with its defaults: 8 MiB parts, 6
+  upload threads, 7 part buffers allocated once) from the sandbox's video URL, vs boto3
+  `upload_file` (default TransferConfig) of the same bytes from a local file, to the same
+  moto S3 server; sandbox, moto and each transfer run in separate processes, everything on
+  127.0.0.1, the modes alternate. The extra row copies the baseline's own file from a
+  sendfile server: the sandbox computes every byte it serves (SHAKE-256), which on two
+  cores shared with moto's server is CPU the baseline never spends. Peak RSS growth =
+  VmHWM after the transfer minus VmRSS before it (the kernel's peak mark is reset just
+  before the transfer), largest over the runs.
+- **Zero-copy**: jobs through the local stack where the sandbox speaks the xAI contract and
+  PUTs the video to the presigned URL given at submit; "bytes through FinalizeVideo" is
+  `CopyResult.bytes_copied` (also logged as `bytes_through_lambda`). The 12 bytes per job
+  are the MP4 header read back to check the `ftyp` box; the SHA-256 is computed by S3 (a
+  CopyObject of the object onto itself with ChecksumAlgorithm=SHA256), not here. Baseline:
+  jobs of the same run where the sandbox speaks the AI/ML API contract (no upload_url).
+- **Cold import** (`bench/cold_start.py`): `import handlers.X` vs `import boto3`, each in a
+  fresh `python -S` with only the Lambda layer's dependencies on the path, bytecode
+  precompiled, timed inside the process, median of 10, round-robin. Handlers import boto3
+  lazily, at their first AWS call: a cold start costs the handler's import plus boto3's.
+- **Cost** (`bench/cost.py`): one job of 107 s (AI/ML API's 720p example), 2 s queued, then
+  linear progress, the kind's history warm; mean over ten sub-second phases of its end.
+  Per poll: WaitForProvider, PollProvider, IsJobDone = 3 transitions and one poll Lambda;
+  the states after the loop, the other invocations, memory sizes and median durations come
+  from the local-stack run.
+- **Local stack** (`bench/stack_bench.py`): `devstack.stack.LocalStack` (moto, the
+  synthesized state machine, in-process handlers, the sandbox), jobs submitted at once from
+  100 threads, each with a loopback webhook receiver. "Provider done" = the sandbox job's
+  submit time + its generation time; "webhook received" = arrival at the receiver. Baseline:
+  a few jobs run one at a time in the same stack before. Every wait of the workflow and the
+  sandbox's generation times are multiplied by the time scale; Lambda and HTTP overheads are
+  not. The local stack is one Python process (moto's server, its Step Functions interpreter,
+  every handler, the API): 100 jobs at once measure its throughput under the GIL, not what
+  AWS would do with 100 concurrent Lambdas.
+"""
+
+
+def document(report: Report, table: str, summary: str) -> str:
+    machine = "\n".join(f"- {key}: {value}" for key, value in report.machine.items())
+    notes = "\n".join(f"- {note}" for note in report.notes)
+    return f"""# Benchmarks
+
+`make bench` (`python -m bench`) writes this page. Latest run: {report.started:%Y-%m-%d %H:%M} UTC,
+{report.seconds / 60:.1f} minutes.
+
+{machine}
+
+{table}
+
+**{summary}.**
+
+{notes}
+
+{METHOD}"""

@@ -1,0 +1,365 @@
+"""The docs' commands are the ones the code accepts; the snippets that can run here, run.
+
+- docs/webhooks.md: the verification snippet and the whole receiver, fed webhooks that
+  videohook's own signer produced (and forged ones);
+- `make` targets, `-c` context keys, `CONFIG=` files, stack outputs and logical ids,
+  configuration keys, the example error message, the provider-key JSON;
+- every `(file.md#anchor)` link, and every alarm's runbook anchor;
+- the metric names of the runbook;
+- `curl` lines of README.md and docs/deploy.md, replayed with httpx against the local
+  stack, and the architecture diagram against the local stack's state machines (e2e).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime, timedelta
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DOCS = REPO / "docs"
+DOC_FILES = [REPO / "README.md", *sorted(DOCS.glob("*.md"))]
+FENCE = re.compile(r"^```(?P<lang>[\w-]*)\n(?P<code>.*?)^```", re.MULTILINE | re.DOTALL)
+
+
+def blocks(path: Path, *langs: str) -> list[str]:
+    return [m["code"] for m in FENCE.finditer(path.read_text()) if m["lang"] in langs]
+
+
+def shell_lines(path: Path) -> list[str]:
+    """Shell commands of `sh` blocks, continuation lines joined, comments dropped."""
+    lines = []
+    for code in blocks(path, "sh"):
+        for line in code.replace("\\\n", " ").splitlines():
+            line = line.split(" # ")[0].strip()
+            if line and not line.startswith("#"):
+                lines.append(line)
+    return lines
+
+
+def all_shell_lines() -> list[str]:
+    return [line for path in DOC_FILES for line in shell_lines(path)]
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor of a heading."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+# ---- the webhook receiver guide ----------------------------------------------------
+
+
+@pytest.fixture
+def receiver_guide(monkeypatch) -> dict[str, Any]:
+    """docs/webhooks.md's Python blocks, run in order as one module (not as __main__)."""
+    from devstack.stack import new_webhook_secret
+
+    secret = new_webhook_secret()
+    monkeypatch.setenv("VIDEOHOOK_WEBHOOK_SECRET", secret)
+    namespace: dict[str, Any] = {"__name__": "webhooks_guide"}
+    code = blocks(DOCS / "webhooks.md", "python")
+    assert len(code) >= 2
+    exec(compile("\n".join(code), str(DOCS / "webhooks.md"), "exec"), namespace)  # noqa: S102
+    namespace["secret"] = secret
+    return namespace
+
+
+def signed(secret: str, event: dict[str, Any], event_id: str = "evt_01test_succeeded") -> tuple[bytes, dict]:
+    """A webhook exactly as videohook's sender signs it."""
+    from videohook.webhooks import sign_event
+
+    body = json.dumps(event).encode()
+    return body, sign_event(secret=secret, event_id=event_id, body=body, timestamp=datetime.now(UTC))
+
+
+EVENT = {
+    "type": "video.succeeded",
+    "timestamp": "2026-01-01T00:00:00Z",
+    "data": {"id": "vid_01test", "status": "succeeded", "video": {"download_url": "https://example/v.mp4"}},
+}
+
+
+def test_the_verification_snippet_accepts_videohooks_signature_and_nothing_else(receiver_guide) -> None:
+    verify = receiver_guide["verify"]
+    error = receiver_guide["WebhookVerificationError"]
+    body, headers = signed(receiver_guide["secret"], EVENT)
+    assert verify(body, headers) == EVENT
+    with pytest.raises(error):
+        verify(body.replace(b"succeeded", b"failed", 1), headers)
+    with pytest.raises(error):
+        verify(body, {**headers, "webhook-id": "evt_other"})
+    stale = datetime.now(UTC) - timedelta(minutes=6)
+    from videohook.webhooks import sign_event
+
+    with pytest.raises(error):
+        verify(
+            body, sign_event(secret=receiver_guide["secret"], event_id="evt_x", body=body, timestamp=stale)
+        )
+
+
+def test_the_snippet_accepts_both_secrets_during_a_rotation(receiver_guide) -> None:
+    from devstack.stack import new_webhook_secret
+
+    old = receiver_guide["secret"]
+    body, headers = signed(f"{new_webhook_secret()} {old}", EVENT)  # "<new> <old>", as the guide says
+    assert receiver_guide["verify"](body, headers) == EVENT
+
+
+def test_the_receiver_verifies_answers_and_processes_each_event_once(receiver_guide, capsys) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), receiver_guide["Receiver"])
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/hooks/videohook"
+    try:
+        body, headers = signed(receiver_guide["secret"], EVENT)
+        headers["content-type"] = "application/json"
+        first = httpx.post(url, content=body, headers=headers)
+        again = httpx.post(url, content=body, headers=headers)  # a retry: same webhook-id
+        forged = httpx.post(url, content=body.replace(b"vid_01test", b"vid_01evil"), headers=headers)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (first.status_code, again.status_code, forged.status_code) == (204, 204, 401)
+    assert capsys.readouterr().out.splitlines() == ["vid_01test ready: https://example/v.mp4"]
+
+
+def test_the_local_secret_recipe_makes_a_secret_the_signer_and_verifier_accept() -> None:
+    (line,) = [line for line in shell_lines(DOCS / "webhooks.md") if "VIDEOHOOK_WEBHOOK_SECRET=" in line]
+    program = re.search(r"python3 -c '([^']+)'", line)[1]
+    secret = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=True
+    ).stdout
+    from standardwebhooks import Webhook
+
+    body, headers = signed(secret.strip(), EVENT)
+    assert Webhook(secret.strip()).verify(body, headers) == EVENT
+
+
+def test_the_readme_verification_line_runs() -> None:
+    from devstack.stack import new_webhook_secret
+
+    (code,) = [c for c in blocks(REPO / "README.md", "python") if "standardwebhooks" in c]
+    secret = new_webhook_secret()
+    request_body, request_headers = signed(secret, EVENT)
+    namespace = {"secret": secret, "request_body": request_body, "request_headers": request_headers}
+    exec(code, namespace)  # noqa: S102
+    assert namespace["event"] == EVENT
+
+
+# ---- commands and names ---------------------------------------------------------------
+
+
+def make_targets() -> set[str]:
+    return set(re.findall(r"^([A-Za-z][\w-]*):", (REPO / "Makefile").read_text(), re.MULTILINE))
+
+
+def test_make_targets_in_the_docs_exist() -> None:
+    used = {m for line in all_shell_lines() for m in re.findall(r"(?:^|&&\s*)make\s+([\w-]+)", line)}
+    assert {"setup", "layer", "synth", "dev"} <= used
+    assert used <= make_targets()
+
+
+def test_context_keys_and_config_files_in_the_docs_are_accepted() -> None:
+    from infra.config import LEGACY_CONTEXT_KEYS, ConfigError, VideohookConfig
+
+    accepted = {"config", "layer_path", "nag", *LEGACY_CONTEXT_KEYS}
+    lines = all_shell_lines()
+    copied = {shlex.split(line)[2] for line in lines if line.startswith("cp config/")}
+    files = set()
+    for line in lines:
+        for key, value in re.findall(r"(?:-c|--context)\s+(\w+)=(\S+)", line):
+            assert key in accepted, line
+            if key == "config":
+                files.add(value)
+        files |= set(re.findall(r"\bCONFIG=(\S+)", line))
+    assert files
+    for name in files:
+        if name in copied:
+            continue  # the docs create it from an example first
+        VideohookConfig.load(REPO / name)  # exists, and is valid
+    for line in lines:
+        if line.startswith("cp config/"):
+            VideohookConfig.load(REPO / shlex.split(line)[1])
+    with pytest.raises(ConfigError):
+        VideohookConfig.load(REPO / "config" / "nope.json")
+
+
+def test_stack_outputs_and_logical_ids_named_in_the_docs_exist() -> None:
+    stack_source = (REPO / "infra" / "stack.py").read_text()
+    outputs = set(re.findall(r'CfnOutput\(\s*self,\s*"(\w+)"', stack_source))
+    logical_ids = {
+        name
+        for path in (REPO / "infra").rglob("*.py")
+        for name in re.findall(r'set_logical_id\([^,]+,\s*"(\w+)"\)', path.read_text())
+    }
+    text = "\n".join(path.read_text() for path in DOC_FILES)
+    used_outputs = set(re.findall(r"\$\(out (\w+)\)|`out (\w+)`|^out (\w+)", text, re.MULTILINE))
+    used_outputs = {name for names in used_outputs for name in names if name}
+    used_resources = set(re.findall(r"\$\(resource (\w+)\)|--logical-resource-id (\w+)", text))
+    used_resources = {name for names in used_resources for name in names if name}
+    assert {"ApiUrl", "ApiKeyId", "ProviderKeysSecretArn", "WebhookSecretArn", "OpsTopicArn"} <= used_outputs
+    assert used_outputs <= outputs
+    assert {"WebhookDeadLetterQueue", "DeliveryStateMachine", "UsagePlan"} <= used_resources
+    assert used_resources <= logical_ids
+
+
+def test_the_provider_keys_json_uses_the_secrets_key_names() -> None:
+    from infra.constructs.notifications import PROVIDER_KEY_NAMES
+
+    (line,) = [line for line in shell_lines(DOCS / "deploy.md") if "put-secret-value" in line]
+    keys = json.loads(re.search(r"--secret-string '([^']+)'", line)[1])
+    assert set(keys) <= set(PROVIDER_KEY_NAMES)
+
+
+def test_the_configuration_table_lists_every_key() -> None:
+    from infra.config import VideohookConfig
+
+    table = (DOCS / "deploy.md").read_text().split("## 3.")[1].split("## 4.")[0]
+    documented = set(re.findall(r"^\| `([\w.]+)`|, `([\w.]+)`", table, re.MULTILINE))
+    documented_keys = {key for pair in documented for key in pair if key}
+    expected = set()
+    for name, field in VideohookConfig.model_fields.items():
+        if field.exclude:
+            continue
+        annotation = field.annotation
+        if isinstance(annotation, type) and hasattr(annotation, "model_fields"):
+            expected |= {f"{name}.{sub}" for sub in annotation.model_fields}
+        else:
+            expected.add(name)
+    assert expected <= documented_keys, expected - documented_keys
+
+
+def test_the_example_error_message_is_what_synth_prints(tmp_path: Path) -> None:
+    from infra.config import ConfigError, VideohookConfig
+
+    (example,) = [c for c in blocks(DOCS / "deploy.md", "text") if "invalid configuration" in c]
+    broken = tmp_path / "prod.json"
+    broken.write_text(json.dumps({"video_retention_days": 0, "alarms": {"emails": ["ops@example.com"]}}))
+    with pytest.raises(ConfigError) as caught:
+        VideohookConfig.load(broken)
+    documented = example.strip().splitlines()
+    printed = f"infra/app.py: {caught.value}".replace(str(broken), "config/prod.json").splitlines()
+    assert printed == documented
+
+
+# ---- links, anchors, alarms, metrics --------------------------------------------------
+
+
+def test_links_between_docs_resolve_to_headings() -> None:
+    for path in DOC_FILES:
+        for target, anchor in re.findall(r"\]\(([\w./-]*\.md)?#([\w-]+)\)", path.read_text()):
+            linked = (path.parent / target).resolve() if target else path
+            assert linked.is_file(), (path.name, target)
+            headings = {slug(h) for h in re.findall(r"^#+ (.+)$", linked.read_text(), re.MULTILINE)}
+            assert anchor in headings, (path.name, target, anchor)
+
+
+def test_every_alarm_points_at_a_section_of_the_runbook() -> None:
+    source = (REPO / "infra" / "constructs" / "observability.py").read_text()
+    anchors = set(re.findall(r'anchor="([\w-]+)"', source))
+    headings = {slug(h) for h in re.findall(r"^## (.+)$", (DOCS / "runbook.md").read_text(), re.MULTILINE)}
+    assert len(anchors) == 6
+    assert anchors <= headings
+
+
+def test_the_runbooks_metric_table_is_telemetrys() -> None:
+    from videohook import telemetry
+
+    table = (DOCS / "runbook.md").read_text().split("| metric | meaning |")[1].split("\n\n")[0]
+    documented = set(re.findall(r"`([A-Z]\w+)`", table))
+    assert documented == set(telemetry.METRICS)
+
+
+def test_package_json_pins_the_cdk_cli() -> None:
+    package = json.loads((REPO / "package.json").read_text())
+    lock = json.loads((REPO / "package-lock.json").read_text())
+    version = package["devDependencies"]["aws-cdk"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version), "pin an exact version"
+    assert lock["packages"]["node_modules/aws-cdk"]["version"] == version
+    assert lock["packages"][""]["devDependencies"] == package["devDependencies"]
+    assert any(line.startswith("npm ci") for line in shell_lines(DOCS / "deploy.md"))
+    assert any(line.startswith("npx cdk deploy") for line in shell_lines(DOCS / "deploy.md"))
+
+
+# ---- against the local stack ------------------------------------------------------------
+
+
+def curl_requests(path: Path) -> list[tuple[str, str, dict[str, str], str | None]]:
+    """(method, url, headers, body) of every curl line of a document."""
+    found = []
+    for line in shell_lines(path):
+        if not line.startswith("curl "):
+            continue
+        words = shlex.split(line, posix=True)
+        url, headers, body = "", {}, None
+        index = 1
+        while index < len(words):
+            word = words[index]
+            if word == "-H":
+                name, _, value = words[index + 1].partition(":")
+                headers[name.strip().lower()] = value.strip()
+                index += 2
+            elif word == "-d":
+                body = words[index + 1]
+                index += 2
+            elif word.startswith("-"):
+                index += 1
+            else:
+                url = word
+                index += 1
+        found.append(("POST" if body is not None else "GET", url, headers, body))
+    return found
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("doc", ["README.md", "docs/deploy.md"])
+def test_the_curl_lines_work_against_the_local_stack(local_stack, doc: str) -> None:
+    from tests.conftest import API_KEY
+
+    requests = curl_requests(REPO / doc)
+    assert [method for method, *_ in requests][:2] == ["POST", "GET"]
+    job_id = None
+    for method, url, headers, body in requests:
+        url = url.replace("http://127.0.0.1:8787/", "${API_URL}").replace("${API_URL}", f"{local_stack.url}/")
+        if job_id:
+            url = url.replace("vid_01k...", job_id)
+        headers = {k: API_KEY if v in ("$API_KEY", "vh_local_dev_key") else v for k, v in headers.items()}
+        answer = httpx.request(method, url, headers=headers, content=body, timeout=30)
+        if method == "POST":
+            assert answer.status_code == 202, answer.text
+            assert answer.json()["status"] == "queued"
+            job_id = answer.json()["id"]
+        else:
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["id"] == job_id
+
+
+@pytest.mark.e2e
+def test_the_architecture_diagram_matches_the_deployed_state_machines_and_functions(local_stack) -> None:
+    import boto3
+
+    (diagram,) = blocks(DOCS / "architecture.md", "mermaid")
+    sfn = boto3.client("stepfunctions")
+    states: set[str] = set()
+    for machine in sfn.list_state_machines()["stateMachines"]:
+        definition = json.loads(
+            sfn.describe_state_machine(stateMachineArn=machine["stateMachineArn"])["definition"]
+        )
+        states |= set(definition["States"])
+    shown = set(re.findall(r"\w+\[(\w+)(?:<br/>|\])", diagram)) | set(re.findall(r"\{(\w+)\}", diagram))
+    shown |= set(re.findall(r"\(\[(\w+)\]\)", diagram))
+    assert states <= shown, states - shown
+    handlers = {f["Handler"] for f in boto3.client("lambda").list_functions()["Functions"]}
+    drawn = {f"{name}.handler" for name in re.findall(r"(handlers\.\w+)", diagram)}
+    assert drawn == handlers

@@ -1,0 +1,119 @@
+"""docs/openapi.json is the API's generated OpenAPI document, and the document says what the API does."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from devstack import openapi
+from handlers.api import openapi_document
+
+ROUTES = {
+    ("post", "/v1/videos"): "202",
+    ("get", "/v1/videos"): "200",
+    ("get", "/v1/videos/{id}"): "200",
+    ("post", "/v1/videos/{id}/cancel"): "200",
+    ("post", "/v1/uploads"): "201",
+    ("get", "/v1/openapi.json"): "200",
+}
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    return openapi_document()
+
+
+def test_docs_openapi_json_is_the_generated_document(document: dict[str, Any]) -> None:
+    committed = json.loads(openapi.DOCUMENT.read_text())
+    assert committed == document, "docs/openapi.json is out of date: run `make openapi`"
+    assert openapi.DOCUMENT.read_text() == openapi.render()  # byte for byte, as `make openapi` writes it
+    assert openapi.main(["--check"]) == 0
+
+
+def test_check_fails_when_the_file_drifts(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    stale = tmp_path / "openapi.json"
+    stale.write_text(openapi.render().replace('"videohook"', '"videohook-old"'))
+    monkeypatch.setattr(openapi, "DOCUMENT", stale)
+    assert openapi.main(["--check"]) == 1
+    assert openapi.main([]) == 0
+    assert stale.read_text() == openapi.render()
+
+
+def test_every_route_is_documented_with_its_success_model(document: dict[str, Any]) -> None:
+    operations = {
+        (method, path): operation
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+    }
+    assert set(operations) == set(ROUTES)
+    for route, status in ROUTES.items():
+        assert status in operations[route]["responses"], route
+        content = operations[route]["responses"][status].get("content", {})
+        assert "application/json" in content, route
+
+
+def test_error_answers_are_documented_with_the_error_model(document: dict[str, Any]) -> None:
+    expected = {
+        ("post", "/v1/videos"): {"400", "403", "409", "413", "415", "422", "429", "502", "503"},
+        ("get", "/v1/videos"): {"400", "403", "429"},
+        ("get", "/v1/videos/{id}"): {"400", "403", "404", "429"},
+        ("post", "/v1/videos/{id}/cancel"): {"400", "403", "404", "409", "429"},
+        ("post", "/v1/uploads"): {"400", "403", "413", "415", "429"},
+    }
+    for (method, path), statuses in expected.items():
+        responses = document["paths"][path][method]["responses"]
+        errors = {status for status in responses if status.startswith(("4", "5"))}
+        assert errors == statuses, (method, path)
+        for status in statuses:
+            schema = responses[status]["content"]["application/json"]["schema"]
+            assert schema == {"$ref": "#/components/schemas/ErrorResponse"}, (method, path, status)
+    body = document["components"]["schemas"]["ErrorBody"]
+    assert set(body["properties"]) == {"code", "message", "field"}
+    assert set(body["required"]) == {"code", "message"}
+    # Powertools' own validation error shape is never what this API answers.
+    assert "HTTPValidationError" not in json.dumps(document)
+
+
+def test_the_api_key_scheme_guards_every_route_but_the_document(document: dict[str, Any]) -> None:
+    assert document["components"]["securitySchemes"] == {
+        "apiKey": {
+            "type": "apiKey",
+            "in": "header",
+            "name": "x-api-key",
+            "description": "Your API key (one per tenant)",
+        }
+    }
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            expected = [] if path == "/v1/openapi.json" else [{"apiKey": []}]
+            assert operation.get("security", []) == expected, (method, path)
+
+
+def test_request_models_carry_their_limits(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    create = schemas["CreateVideoRequest"]
+    assert create["additionalProperties"] is False and create["required"] == ["prompt"]
+    props = create["properties"]
+    assert (props["prompt"]["minLength"], props["prompt"]["maxLength"]) == (1, 4096)
+    duration = props["duration"]["anyOf"][0]
+    assert (duration["type"], duration["minimum"], duration["maximum"]) == ("integer", 1, 15)
+    assert props["resolution"]["anyOf"][0]["enum"] == ["480p", "720p", "1080p"]
+    assert len(props["aspect_ratio"]["anyOf"][0]["enum"]) == 7
+    references = props["reference_images"]["anyOf"][0]
+    assert (references["minItems"], references["maxItems"]) == (1, 7)
+    assert props["metadata"]["anyOf"][0]["maxProperties"] == 32
+    image = schemas["ImageInput"]
+    assert image["additionalProperties"] is False
+    assert [branch["required"] for branch in image["oneOf"]] == [["url"], ["upload_id"]]
+    upload = schemas["CreateUploadRequest"]
+    assert upload["properties"]["content_type"]["enum"] == ["image/png", "image/jpeg", "image/webp"]
+    assert upload["properties"]["bytes"]["maximum"] == 20 * 1024 * 1024
+    (key,) = document["paths"]["/v1/videos"]["post"]["parameters"]
+    assert key["in"] == "header" and key["name"].lower() == "idempotency-key"
+    assert key["schema"]["anyOf"][0]["maxLength"] == 255
+    listing = {param["name"]: param for param in document["paths"]["/v1/videos"]["get"]["parameters"]}
+    assert set(listing) == {"status", "limit", "cursor"}
+    assert (listing["limit"]["schema"]["minimum"], listing["limit"]["schema"]["maximum"]) == (1, 100)
+    assert listing["limit"]["schema"]["default"] == 20
