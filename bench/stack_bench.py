@@ -11,7 +11,8 @@ copies those. Prints one JSON line:
 - submit latency of every POST /v1/videos (seconds);
 - provider done -> webhook received (seconds): "done" is when the sandbox job's
   generation time ended (the sandbox then reports done at the next poll; its upload of
-  the 256 KiB video to S3 takes milliseconds), "received" when the receiver got the POST;
+  the 256 KiB video to S3 takes milliseconds), "received" when the receiver got the POST
+  of the job's terminal event (jobs also announce video.queued and video.running);
 - per job: state transitions (StateEntered events of its execution), Lambda invocations
   and their in-process durations per handler, polls;
 - bytes that went through FinalizeVideo (`bytes_copied`) for the zero-copy and the copy jobs.
@@ -125,8 +126,11 @@ def _settle(sfn: Any, timeout: float = 60) -> None:
         time.sleep(0.2)
 
 
+TERMINAL_EVENTS = ("video.succeeded", "video.failed", "video.expired", "video.canceled")
+
+
 class _Receiver:
-    """The loopback webhook receiver, with the arrival time of each job's first event."""
+    """The loopback webhook receiver, with the arrival time of each job's terminal event."""
 
     def __init__(self) -> None:
         from devstack.receiver import WebhookReceiver
@@ -143,7 +147,10 @@ class _Receiver:
             delivery = self._receiver.next(timeout=0.1)
             if delivery is not None:
                 at = time.time()
-                self.received.setdefault(json.loads(delivery[1])["data"]["id"], at)
+                event = json.loads(delivery[1])
+                # Jobs also announce video.queued and video.running: the terminal event is the one.
+                if event.get("type") in TERMINAL_EVENTS:
+                    self.received.setdefault(event["data"]["id"], at)
 
     def wait_for(self, ids: list[str], timeout: float) -> bool:
         deadline = time.monotonic() + timeout

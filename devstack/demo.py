@@ -72,7 +72,8 @@ def run_demo(stack: LocalStack) -> list[str]:
         except Exception as error:  # noqa: BLE001 - any verification failure is a finding
             problems.append(f"webhook signature did not verify: {error}")
             continue
-        events[event["data"]["id"]] = event
+        if event["data"]["status"] in ("succeeded", "failed", "expired", "canceled"):
+            events[event["data"]["id"]] = event  # video.queued and video.running arrive first
     receiver.stop()
 
     rows = []

@@ -76,6 +76,8 @@ E2E_TIME_SCALE = 0.02
 API_KEY = "vh_test_tenant_a"
 # A second tenant (every API key is one), for isolation tests.
 API_KEY_B = "vh_test_tenant_b"
+# schemathesis' tenant: its fuzzed jobs stay out of the other tenants' listings.
+API_KEY_FUZZ = "vh_test_tenant_fuzz"
 
 
 @pytest.fixture(scope="session")
@@ -86,7 +88,7 @@ def local_stack():
     stack = LocalStack(
         LocalStackConfig(
             port=0,
-            api_keys=[API_KEY, API_KEY_B],
+            api_keys=[API_KEY, API_KEY_B, API_KEY_FUZZ],
             time_scale=E2E_TIME_SCALE,
             webhook_secret=new_webhook_secret(),
         )

@@ -19,7 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Server
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 
-from videohook import submission
+from videohook import notifications, submission, telemetry
 from videohook.errors import ApiError
 from videohook.models import (
     CreateUploadRequest,
@@ -28,7 +28,9 @@ from videohook.models import (
     JobList,
     JobStatus,
     JobView,
+    Redelivery,
     UploadView,
+    WebhookAttemptList,
 )
 from videohook.runtime import get_runtime
 
@@ -194,6 +196,35 @@ def cancel_video(id: JOB_ID) -> Response[JobView]:  # noqa: A002 - the path para
     return Response(status_code=200, content_type=JSON, body=job)
 
 
+@app.get(
+    "/v1/videos/<id>/deliveries",
+    summary="The job's webhook delivery log",
+    description="Every attempt to deliver the job's events to its webhook_url: time, status, latency, error.",
+    tags=["videos"],
+    security=SECURED,
+    responses=_responses(200, WebhookAttemptList, "The attempts, oldest first", 400, 404),
+)
+def list_deliveries(id: JOB_ID) -> Response[WebhookAttemptList]:  # noqa: A002 - the path parameter's name
+    attempts = notifications.delivery_log(get_runtime(), id, tenant_id=_tenant_id())
+    return Response(status_code=200, content_type=JSON, body=WebhookAttemptList(data=attempts))
+
+
+@app.post(
+    "/v1/videos/<id>/redeliver",
+    summary="Send a finished job's event again",
+    description=(
+        "Delivers the job's terminal event to its webhook_url again, with the same `webhook-id`, "
+        "on the full retry schedule. A job that has not finished, or has no webhook_url, answers 409."
+    ),
+    tags=["videos"],
+    security=SECURED,
+    responses=_responses(202, Redelivery, "Accepted: the event is being delivered", 400, 404, 409),
+)
+def redeliver_video(id: JOB_ID) -> Response[Redelivery]:  # noqa: A002 - the path parameter's name
+    redelivery = notifications.redeliver(get_runtime(), id, tenant_id=_tenant_id())
+    return Response(status_code=202, content_type=JSON, body=redelivery)
+
+
 @app.post(
     "/v1/uploads",
     summary="Upload a large image",
@@ -308,6 +339,6 @@ def _refuse_before_parsing(event: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
-@logger.inject_lambda_context
+@telemetry.instrument
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return _refuse_before_parsing(event) or app.resolve(event, context)

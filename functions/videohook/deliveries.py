@@ -18,7 +18,7 @@ from boto3.dynamodb.conditions import Key
 from pydantic import BaseModel, Field
 
 from videohook import telemetry
-from videohook.models import utc_now
+from videohook.models import WebhookAttempt, utc_now
 
 logger = telemetry.logger
 
@@ -50,17 +50,6 @@ class DeliveryStep(DeliveryRequest):
     wait_seconds: int = Field(default=0, ge=0)
 
 
-class AttemptRecord(BaseModel):
-    event_id: str
-    event_type: str
-    attempt: int
-    attempted_at: str
-    status_code: int | None = None
-    latency_ms: int = 0
-    error: str | None = None
-    delivered: bool = False
-
-
 def next_wait_seconds(attempts_made: int, retry_after: float | None, rng: random.Random) -> int | None:
     """Seconds until the next attempt after `attempts_made` attempts; None when the schedule is done."""
     if attempts_made >= len(SCHEDULE_SECONDS):
@@ -82,7 +71,7 @@ class DeliveryLog:
     def __init__(self, table: Any) -> None:
         self._table = table
 
-    def record(self, job_id: str, record: AttemptRecord) -> None:
+    def record(self, job_id: str, record: WebhookAttempt) -> None:
         item = {
             "pk": job_id,
             "sk": f"attempt#{record.attempted_at}#{record.event_id}#{record.attempt:03d}",
@@ -91,8 +80,8 @@ class DeliveryLog:
         }
         self._table.put_item(Item=item)
 
-    def attempts(self, job_id: str) -> list[AttemptRecord]:
-        records: list[AttemptRecord] = []
+    def attempts(self, job_id: str) -> list[WebhookAttempt]:
+        records: list[WebhookAttempt] = []
         query: dict[str, Any] = {
             "KeyConditionExpression": Key("pk").eq(job_id) & Key("sk").begins_with("attempt#"),
             "ConsistentRead": True,
@@ -100,7 +89,7 @@ class DeliveryLog:
         while True:
             page = self._table.query(**query)
             records.extend(
-                AttemptRecord.model_validate({k: _plain(v) for k, v in item.items()})
+                WebhookAttempt.model_validate({k: _plain(v) for k, v in item.items()})
                 for item in page["Items"]
             )
             if "LastEvaluatedKey" not in page:
@@ -147,7 +136,7 @@ def attempt_delivery(
         return DeliveryStep(**request.model_dump(), outcome="skipped")
 
     attempt_number = request.attempt + 1
-    record = AttemptRecord(
+    record = WebhookAttempt(
         event_id=request.event_id,
         event_type=str(request.event.get("type")),
         attempt=attempt_number,
@@ -190,7 +179,7 @@ def attempt_delivery(
     return DeliveryStep(**after, outcome="retry", wait_seconds=wait)
 
 
-def _dead_letter(runtime: Any, request: DeliveryRequest, attempts: list[AttemptRecord]) -> None:
+def _dead_letter(runtime: Any, request: DeliveryRequest, attempts: list[WebhookAttempt]) -> None:
     body = {
         "job_id": request.job_id,
         "event_id": request.event_id,

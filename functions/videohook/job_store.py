@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -12,7 +13,7 @@ from botocore.exceptions import ClientError
 from videohook.models import TERMINAL_STATUSES, Job, JobStatus
 
 # Job records outlive their videos a little so that GET keeps answering after expiry.
-RECORD_RETENTION = timedelta(days=90)
+RECORD_RETENTION = timedelta(days=int(os.environ.get("VIDEOHOOK_JOB_RECORD_RETENTION_DAYS") or 90))
 TENANT_INDEX = "by_tenant"
 # Items one list call may examine (a rare status filter on a large tenant must not run for ever).
 MAX_ITEMS_EXAMINED_PER_LIST = 1000

@@ -102,6 +102,11 @@ class ImageInput(BaseModel):
         return self
 
 
+EventType = Literal[
+    "video.queued", "video.running", "video.succeeded", "video.failed", "video.canceled", "video.expired"
+]
+
+
 class CreateVideoRequest(BaseModel):
     """Body of POST /v1/videos."""
 
@@ -136,6 +141,12 @@ class CreateVideoRequest(BaseModel):
             "(the local stack also allows http://127.0.0.1)"
         ),
         json_schema_extra={"pattern": "^https?://"},
+    )
+    webhook_events: list[EventType] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=6,
+        description="Which events to POST to webhook_url (default: all); terminal events are always sent",
     )
     metadata: dict[str, Any] | None = Field(
         default=None,
@@ -175,6 +186,7 @@ class JobView(BaseModel):
     reference_images: list[str] | None = None
     user: str | None = None
     webhook_url: str | None = None
+    webhook_events: list[EventType] | None = None
     metadata: dict[str, Any] | None = None
     video: VideoArtifact | None = None
     error: JobError | None = None
@@ -191,6 +203,8 @@ class Job(JobView):
     provider_video_url: str | None = None
     poll_count: int = 0
     consecutive_poll_errors: int = 0
+    # Only unreadable answers count toward failing the job; 5xx, 404 and timeouts just back off.
+    consecutive_malformed_polls: int = 0
     deadline_at: datetime
 
     def public_view(self, download_url: str | None = None) -> JobView:
@@ -270,14 +284,35 @@ class TaskFailure(BaseModel):
     error: dict[str, Any] = Field(default_factory=dict)
 
 
-EventType = Literal[
-    "video.queued", "video.running", "video.succeeded", "video.failed", "video.canceled", "video.expired"
-]
-
-
 class WebhookEvent(BaseModel):
     """Body of every webhook and SNS message."""
 
     type: EventType
     timestamp: datetime
     data: dict[str, Any]
+
+
+class WebhookAttempt(BaseModel):
+    """One webhook delivery attempt, as GET /v1/videos/{id}/deliveries shows it."""
+
+    event_id: str
+    event_type: str
+    attempt: int
+    attempted_at: str
+    status_code: int | None = None
+    latency_ms: int = 0
+    error: str | None = None
+    delivered: bool = False
+
+
+class WebhookAttemptList(BaseModel):
+    data: list[WebhookAttempt]
+
+
+class Redelivery(BaseModel):
+    """A terminal event handed to delivery again, with its original webhook-id."""
+
+    job_id: str
+    event_id: str
+    type: EventType
+    status: Literal["scheduled"] = "scheduled"

@@ -10,9 +10,9 @@ import json
 from typing import Any
 
 from videohook import telemetry
-from videohook.deliveries import AttemptRecord, DeliveryRequest
+from videohook.deliveries import DeliveryRequest
 from videohook.errors import ApiError
-from videohook.models import Job, JobStatus, WebhookEvent, utc_now
+from videohook.models import Job, JobStatus, Redelivery, WebhookAttempt, WebhookEvent, utc_now
 from videohook.runtime import Runtime
 
 logger = telemetry.logger
@@ -39,8 +39,7 @@ def wants_webhook(job: Job, event_type: str) -> bool:
         return False
     if job.status.is_terminal:
         return True
-    wanted = getattr(job, "webhook_events", None)
-    return wanted is None or event_type in wanted
+    return job.webhook_events is None or event_type in job.webhook_events
 
 
 def build_event(runtime: Runtime, job: Job) -> WebhookEvent:
@@ -109,7 +108,7 @@ def publish_event(runtime: Runtime, job_id: str) -> dict[str, Any]:
     return emit_event(runtime, job)
 
 
-def redeliver(runtime: Runtime, job_id: str, *, tenant_id: str) -> dict[str, Any]:
+def redeliver(runtime: Runtime, job_id: str, *, tenant_id: str) -> Redelivery:
     """Send a finished job's terminal event again, with its original webhook-id."""
     from videohook.job_store import JobNotFound
 
@@ -125,10 +124,10 @@ def redeliver(runtime: Runtime, job_id: str, *, tenant_id: str) -> dict[str, Any
     body = build_event(runtime, job).model_dump(mode="json")
     name = f"{event_id}-re{int(utc_now().timestamp() * 1000)}"
     start_delivery(runtime, DeliveryRequest(job_id=job.id, event_id=event_id, event=body), name=name)
-    return {"job_id": job.id, "event_id": event_id, "type": body["type"], "status": "scheduled"}
+    return Redelivery(job_id=job.id, event_id=event_id, type=body["type"])
 
 
-def delivery_log(runtime: Runtime, job_id: str, *, tenant_id: str) -> list[AttemptRecord]:
+def delivery_log(runtime: Runtime, job_id: str, *, tenant_id: str) -> list[WebhookAttempt]:
     from videohook.job_store import JobNotFound
 
     try:

@@ -312,12 +312,13 @@ def _start_job(runtime: Runtime, request: CreateVideoRequest, prepared: _Prepare
         reference_images=request.reference_images,
         user=request.user,
         webhook_url=request.webhook_url,
+        webhook_events=request.webhook_events,
         metadata=request.metadata,
         created_at=now,
         updated_at=now,
         deadline_at=now + timedelta(seconds=settings.job_deadline_seconds * settings.time_scale),
     )
-    logger.append_keys(job_id=job.id)
+    telemetry.bind_job(job.id)
     # The record exists before the paid provider call, so nothing the provider accepted goes unrecorded.
     runtime.store.create(job)
     generation = GenerationRequest(
@@ -361,6 +362,9 @@ def _start_job(runtime: Runtime, request: CreateVideoRequest, prepared: _Prepare
     )
     logger.info("job submitted", extra={"provider": provider.value, "provider_request_id": request_id})
     telemetry.job_submitted(job)
+    from videohook.notifications import emit_event  # notifications renders jobs with this module
+
+    emit_event(runtime, job)  # video.queued
     return job
 
 
@@ -507,7 +511,7 @@ def cancel_job(runtime: Runtime, job_id: str, *, tenant_id: str) -> JobView:
     named `<job id>-canceled`, polls once, finds the job terminal and publishes
     `video.canceled` (SNS and webhook) like any other end.
     """
-    logger.append_keys(job_id=job_id)
+    telemetry.bind_job(job_id)
     try:
         job = runtime.store.cancel(job_id, tenant_id, now=utc_now())
     except JobNotFound as error:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from videohook import polling
+from videohook import polling, telemetry
 from videohook.job_store import JobAlreadyTerminal
 from videohook.models import (
     FinalizeResult,
@@ -58,7 +58,7 @@ def poll_job(runtime: Runtime, job_input: WorkflowInput) -> PollResult:
     )
 
     job = runtime.store.get(job_input.job_id)
-    logger.append_keys(job_id=job.id)
+    telemetry.bind_job(job.id)
     if job.status.is_terminal:
         return PollResult(job_id=job.id, status=job.status, wait_seconds=0)
     now = utc_now()
@@ -71,6 +71,7 @@ def poll_job(runtime: Runtime, job_input: WorkflowInput) -> PollResult:
     scale = runtime.settings.time_scale
     elapsed = (now - job.created_at).total_seconds() / scale
     first_poll = job.poll_count == 0
+    status_before = job.status
     before = _visible(job)
     changed_elapsed = (job.updated_at - job.created_at).total_seconds() / scale
     changed_progress, was_queued = job.progress, job.status is JobStatus.QUEUED and not first_poll
@@ -79,14 +80,14 @@ def poll_job(runtime: Runtime, job_input: WorkflowInput) -> PollResult:
     observed: ProviderJobState | None = None
     job.poll_count += 1
     try:
-        state = runtime.adapter(job.provider).poll(job.provider_request_id or "")
+        with telemetry.provider_request(job.provider, "poll", job_id=job.id):
+            state = runtime.adapter(job.provider).poll(job.provider_request_id or "")
     except ProviderTransient as error:
         retry_after = error.retry_after
         job.consecutive_poll_errors += 1
-        if (
-            isinstance(error, ProviderMalformed)
-            and job.consecutive_poll_errors >= MAX_CONSECUTIVE_POLL_ERRORS
-        ):
+        if isinstance(error, ProviderMalformed):
+            job.consecutive_malformed_polls += 1
+        if job.consecutive_malformed_polls >= MAX_CONSECUTIVE_POLL_ERRORS:
             job.status = JobStatus.FAILED
             job.error = JobError(code=error.code, message=error.message)
         logger.warning("provider poll failed", extra={"code": error.code, "status_code": error.status_code})
@@ -95,7 +96,7 @@ def poll_job(runtime: Runtime, job_input: WorkflowInput) -> PollResult:
         code = getattr(error, "code", "provider_not_configured")
         job.error = JobError(code=code, message=str(error))
     else:
-        job.consecutive_poll_errors = 0
+        job.consecutive_poll_errors = job.consecutive_malformed_polls = 0
         observed = state
         _apply_state(job, state)
 
@@ -122,7 +123,12 @@ def poll_job(runtime: Runtime, job_input: WorkflowInput) -> PollResult:
         )
     if observed is not None and observed.status is JobStatus.SUCCEEDED:
         _record_completion(runtime, kind, polling.observed_completion_seconds(previous_elapsed, elapsed))
-    return _result_after_save(runtime, job, wait, touch=_visible(job) != before)
+    result = _result_after_save(runtime, job, wait, touch=_visible(job) != before)
+    if status_before is JobStatus.QUEUED and result.status is JobStatus.RUNNING:
+        from videohook.notifications import emit_event  # notifications renders jobs via submission
+
+        emit_event(runtime, job)  # video.running: the first sign of progress
+    return result
 
 
 def _record_completion(runtime: Runtime, kind: str, seconds: float) -> None:
@@ -180,7 +186,7 @@ def finalize_job(runtime: Runtime, job_id: str) -> FinalizeResult:
     from videohook.s3_copier import VideoCopyError, copy_url_to_s3, verify_uploaded_video
 
     job = runtime.store.get(job_id)
-    logger.append_keys(job_id=job.id)
+    telemetry.bind_job(job.id)
     if job.status.is_terminal:
         return FinalizeResult(job_id=job.id, status=job.status)
     bucket, key = runtime.settings.video_bucket, runtime.video_key(job.tenant_id, job.id)

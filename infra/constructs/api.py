@@ -139,6 +139,8 @@ class Api(Construct):
         job = videos.add_resource("{id}")
         job.add_method("GET", integration)
         job.add_resource("cancel").add_method("POST", integration)
+        job.add_resource("deliveries").add_method("GET", integration)
+        job.add_resource("redeliver").add_method("POST", integration)
         v1.add_resource("uploads").add_method("POST", integration, request_validator=validator)
         v1.add_resource("openapi.json").add_method(
             "GET", integration, api_key_required=False, authorization_type=apigw.AuthorizationType.NONE

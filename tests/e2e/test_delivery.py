@@ -100,7 +100,14 @@ def scripted():
 
 
 def _submit(api, webhook_url: str, prompt: str = "A lighthouse at dusk") -> str:
-    answer = api.post("/v1/videos", json={"prompt": prompt, "duration": 1, "webhook_url": webhook_url})
+    """A job whose webhook gets its terminal event only (video.queued and video.running filtered out)."""
+    body = {
+        "prompt": prompt,
+        "duration": 1,
+        "webhook_url": webhook_url,
+        "webhook_events": ["video.succeeded"],
+    }
+    answer = api.post("/v1/videos", json=body)
     assert answer.status_code == 202, answer.text
     return answer.json()["id"]
 
@@ -113,6 +120,22 @@ def _tenant(local_stack) -> str:
 
 def _attempts(local_stack, job_id: str):
     return notifications.delivery_log(get_runtime(), job_id, tenant_id=_tenant(local_stack))
+
+
+def test_the_delivery_log_is_served_per_job_and_tenant(local_stack, api, scripted):
+    receiver = scripted([500, 204])
+    job_id = _submit(api, receiver.url, prompt="A logbook")
+    receiver.wait_for(2, timeout=30)
+    deadline = time.monotonic() + 10
+    while len(api.get(f"/v1/videos/{job_id}/deliveries").json()["data"]) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    log = api.get(f"/v1/videos/{job_id}/deliveries").json()["data"]
+    assert [(a["attempt"], a["status_code"], a["delivered"]) for a in log] == [
+        (1, 500, False),
+        (2, 204, True),
+    ]
+    assert all(a["event_type"] == "video.succeeded" and a["latency_ms"] >= 0 for a in log)
+    assert api.get("/v1/videos/vid_01nosuchjob0000000000000000/deliveries").status_code == 404
 
 
 def _wait_for_attempts(local_stack, job_id: str, count: int, timeout: float):
@@ -201,7 +224,9 @@ def test_redelivery_sends_the_terminal_event_again_with_the_same_webhook_id(loca
     receiver = scripted([204])
     job_id = _submit(api, receiver.url, prompt="A bell rings twice")
     first = receiver.wait_for(1, timeout=30)[0]
-    result = notifications.redeliver(get_runtime(), job_id, tenant_id=_tenant(local_stack))
+    answer = api.post(f"/v1/videos/{job_id}/redeliver")
+    assert answer.status_code == 202, answer.text
+    result = answer.json()
     assert result["event_id"] == first["headers"]["webhook-id"] and result["type"] == "video.succeeded"
     second = receiver.wait_for(2, timeout=30)[1]
     assert second["headers"]["webhook-id"] == first["headers"]["webhook-id"]
@@ -255,3 +280,39 @@ def test_sns_filter_policies_on_type_and_eventbridge_detail_types(local_stack, a
     assert by_job[ok]["detail-type"] == "video.succeeded" and by_job[ok]["source"] == "videohook"
     assert by_job[bad]["detail-type"] == "video.failed"
     assert by_job[bad]["detail"]["data"]["error"]["code"]
+
+
+def test_every_event_is_sent_unless_filtered_and_terminal_events_always(local_stack, api, scripted):
+    everything = scripted([204])
+    answer = api.post(
+        "/v1/videos",
+        json={"prompt": "A kite sandbox:seconds=40", "duration": 1, "webhook_url": everything.url},
+    )
+    assert answer.status_code == 202, answer.text
+    all_id = answer.json()["id"]
+    filtered = scripted([204])
+    answer = api.post(
+        "/v1/videos",
+        json={
+            "prompt": "A kite sandbox:seconds=40",
+            "duration": 1,
+            "webhook_url": filtered.url,
+            "webhook_events": ["video.running"],
+        },
+    )
+    assert answer.status_code == 202, answer.text
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and api.get(f"/v1/videos/{all_id}").json()["status"] != "succeeded":
+        time.sleep(0.1)
+    time.sleep(1.0)
+
+    def types(receiver: ScriptedReceiver) -> list[str]:
+        return [json.loads(r["body"])["type"] for r in receiver.requests]
+
+    assert types(everything)[0] == "video.queued" and types(everything)[-1] == "video.succeeded"
+    assert "video.running" in types(everything)
+    assert types(filtered).count("video.queued") == 0
+    assert types(filtered)[-1] == "video.succeeded" and "video.running" in types(filtered)
+    # Each event has its own webhook-id, stable across its retries.
+    ids = [r["headers"]["webhook-id"] for r in everything.requests]
+    assert len(set(ids)) == len(ids)

@@ -50,7 +50,7 @@ def _wait_for_webhook(receiver: WebhookReceiver, secret: str, job_id: str) -> di
             continue
         headers, body = delivery
         event = Webhook(secret).verify(body, headers)
-        if event["data"]["id"] == job_id:
+        if event["data"]["id"] == job_id and event["type"] not in ("video.queued", "video.running"):
             return {"event": event, "headers": headers}
     raise AssertionError(f"no webhook for {job_id} within {TIMEOUT} s")
 
@@ -62,7 +62,7 @@ def _sns_messages(queue_url: str, job_id: str) -> list[dict]:
     while not found and time.monotonic() < deadline:
         for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
             body = json.loads(message["Body"])
-            if body["data"]["id"] == job_id:
+            if body["data"]["id"] == job_id and body["type"] not in ("video.queued", "video.running"):
                 found.append(body)
     return found
 

@@ -18,7 +18,7 @@ import schemathesis
 
 from devstack.openapi import DOCUMENT
 from devstack.receiver import WebhookReceiver
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY_FUZZ as API_KEY
 
 pytestmark = pytest.mark.e2e
 MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "25"))

@@ -40,7 +40,7 @@ def _run(api, local_stack, receiver, prompt: str) -> dict:
         delivery = receiver.next(timeout=0.5)
         if delivery is not None:
             event = Webhook(local_stack.webhook_secret).verify(delivery[1], delivery[0])
-            if event["data"]["id"] == job_id:
+            if event["data"]["id"] == job_id and event["type"] not in ("video.queued", "video.running"):
                 return api.get(f"/v1/videos/{job_id}").json()
     raise AssertionError(f"no webhook for {job_id} within {TIMEOUT} s")
 

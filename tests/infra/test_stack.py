@@ -581,6 +581,8 @@ def test_api_methods(synth: SimpleNamespace) -> None:
         "GET /v1/videos",
         "GET /v1/videos/{id}",
         "POST /v1/videos/{id}/cancel",
+        "GET /v1/videos/{id}/deliveries",
+        "POST /v1/videos/{id}/redeliver",
         "POST /v1/uploads",
         "GET /v1/openapi.json",
     }

@@ -11,11 +11,11 @@ from videohook.config import Settings
 from videohook.deliveries import (
     JITTER,
     SCHEDULE_SECONDS,
-    AttemptRecord,
     DeliveryRequest,
     attempt_delivery,
     next_wait_seconds,
 )
+from videohook.models import WebhookAttempt
 from videohook.webhooks import DeliveryAttempt, VettedUrl
 
 
@@ -45,7 +45,7 @@ def test_retry_after_is_honoured_but_capped():
 
 class FakeLog:
     def __init__(self, disabled: bool = False) -> None:
-        self.records: list[AttemptRecord] = []
+        self.records: list[WebhookAttempt] = []
         self.disabled_urls: list[str] = []
         self.disabled = disabled
 

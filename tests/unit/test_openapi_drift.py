@@ -15,6 +15,8 @@ ROUTES = {
     ("get", "/v1/videos"): "200",
     ("get", "/v1/videos/{id}"): "200",
     ("post", "/v1/videos/{id}/cancel"): "200",
+    ("get", "/v1/videos/{id}/deliveries"): "200",
+    ("post", "/v1/videos/{id}/redeliver"): "202",
     ("post", "/v1/uploads"): "201",
     ("get", "/v1/openapi.json"): "200",
 }
@@ -60,6 +62,8 @@ def test_error_answers_are_documented_with_the_error_model(document: dict[str, A
         ("get", "/v1/videos"): {"400", "403", "429"},
         ("get", "/v1/videos/{id}"): {"400", "403", "404", "429"},
         ("post", "/v1/videos/{id}/cancel"): {"400", "403", "404", "409", "429"},
+        ("get", "/v1/videos/{id}/deliveries"): {"400", "403", "404", "429"},
+        ("post", "/v1/videos/{id}/redeliver"): {"400", "403", "404", "409", "429"},
         ("post", "/v1/uploads"): {"400", "403", "413", "415", "429"},
     }
     for (method, path), statuses in expected.items():

@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -140,6 +141,11 @@ class FakeRuntime:
         self.sfn = FakeSfn(self.log)
         self.history = FakeHistory(self.log)
         self._adapter = FakeAdapter(self.log)
+        # Where submit announces video.queued (SNS and EventBridge).
+        self.sns = SimpleNamespace(publish=lambda **kwargs: self.log.append(("sns.publish", kwargs)))
+        self.events = SimpleNamespace(
+            put_events=lambda **kwargs: self.log.append(("events.put_events", kwargs))
+        )
 
     def video_key(self, tenant_id: str, job_id: str) -> str:
         return f"videos/{tenant_id}/{job_id}.mp4"
@@ -399,6 +405,9 @@ def test_submit_happy_path(runtime: FakeRuntime) -> None:
         "adapter.submit",
         "store.update",
         "sfn.start_execution",
+        "sns.publish",  # video.queued
+        "events.put_events",
+        "sfn.start_execution",  # its webhook delivery
     ]
     (created,) = runtime.calls("store.create")
     assert created.id == job.id
@@ -436,7 +445,8 @@ def test_submit_happy_path(runtime: FakeRuntime) -> None:
     assert updated.id == job.id and updated.provider_request_id == "req-123"
     assert updated.updated_at >= created.updated_at
 
-    (started,) = runtime.calls("sfn.start_execution")
+    started, delivery = runtime.calls("sfn.start_execution")
+    assert delivery["name"].startswith("evt_") and delivery["name"].endswith("_queued")
     assert started["name"] == job.id
     assert started["stateMachineArn"] == STATE_MACHINE_ARN
     assert json.loads(started["input"]) == {
