@@ -50,7 +50,7 @@ $(LAYER)/.built: uv.lock | $(UV)
 	rm -rf $(LAYER) && mkdir -p $(LAYER)
 	$(UV) export --frozen --no-dev --no-hashes --no-emit-project --quiet \
 		| grep -vE '^(boto3|botocore|s3transfer)==' > build/requirements-lambda.txt
-	$(UV) pip install --quiet --target $(LAYER)/python --python-version $(LAMBDA_PYTHON) \
+	$(UV) pip install --quiet --compile-bytecode --target $(LAYER)/python --python-version $(LAMBDA_PYTHON) \
 		--python-platform $(LAMBDA_PLATFORM) --only-binary :all: -r build/requirements-lambda.txt
 	@touch $@
 

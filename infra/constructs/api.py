@@ -76,6 +76,8 @@ class Api(Construct):
         storage.video_bucket.grant_read(self.function)  # presigned GET of finished videos and uploads
         # Presigned PUTs of POST /v1/uploads are signed by this role: put on the uploads prefix only.
         storage.video_bucket.grant_put(self.function, f"{UPLOAD_KEY_PREFIX}*")
+        # Zero-copy: submit hands providers that can upload a presigned PUT for the job's video key.
+        storage.video_bucket.grant_put(self.function, "videos/*")
         notifications.provider_keys_secret.grant_read(self.function)
         state_machine.grant_start_execution(self.function)
         # Cancel stops the job's execution (the second, `<id>-canceled`, is a StartExecution).
@@ -226,6 +228,12 @@ class Api(Construct):
             f"AwsSolutions-IAM5[Resource::{ref(storage.video_bucket)}/{UPLOAD_KEY_PREFIX}*]",
             "POST /v1/uploads presigns S3 PUTs signed by this role: s3:PutObject on the uploads/ prefix "
             "of the video bucket only (each object key is uploads/<tenant>/<upload id>).",
+        )
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::{ref(storage.video_bucket)}/videos/*]",
+            "Zero-copy: submit presigns the S3 PUT that a provider uploads the finished video with, "
+            "signed by this role: s3:PutObject on the videos/ prefix of the video bucket only.",
         )
         acknowledge(
             role,

@@ -367,11 +367,15 @@ def test_least_privilege_grants(synth: SimpleNamespace) -> None:
     assert {fn for fn in actions if "sqs:SendMessage" in actions[fn]} == {"DeliverWebhookFunction"}
     assert {fn for fn in actions if "s3:PutObject" in actions[fn]} == {"FinalizeVideoFunction", "ApiFunction"}
     api_puts = [
-        render(statement["Resource"])
+        render(resource)
         for statement in _policy_statements(synth, "ApiFunction")
         if "s3:PutObject" in _actions([statement])
+        for resource in (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
     ]
-    assert api_puts == ["${VideoBucket.Arn}/uploads/*"]  # presigned upload PUTs only
+    # Presigned PUTs only: image uploads, and the provider's upload of the video (zero-copy).
+    assert sorted(api_puts) == ["${VideoBucket.Arn}/uploads/*", "${VideoBucket.Arn}/videos/*"]
     assert "states:StopExecution" in actions["ApiFunction"]  # cancel
     assert not any("states:StopExecution" in actions[fn] for fn in actions if fn != "ApiFunction")
     assert {fn for fn in actions if "dynamodb:PutItem" in actions[fn]} == {
