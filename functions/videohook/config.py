@@ -44,6 +44,7 @@ class Settings(BaseModel):
     # Multiplies every duration of the workflow in the local stack (1 in the cloud).
     time_scale: float = Field(default=1.0, gt=0)
     allow_loopback_webhooks: bool = False
+    allowed_webhook_schemes: tuple[str, ...] = ("https",)
     job_deadline_seconds: int = Field(default=3600, ge=60)
     download_url_ttl_seconds: int = Field(default=3600, ge=60, le=604800)
     default_model: str = "grok-imagine-video"
@@ -87,6 +88,9 @@ class Settings(BaseModel):
             if env.get(var):
                 values[field] = env[var]
         values["allow_loopback_webhooks"] = env.get("VIDEOHOOK_ALLOW_LOOPBACK_WEBHOOKS", "") == "1"
+        if env.get("VIDEOHOOK_ALLOWED_WEBHOOK_SCHEMES"):
+            schemes = env["VIDEOHOOK_ALLOWED_WEBHOOK_SCHEMES"].split(",")
+            values["allowed_webhook_schemes"] = tuple(s.strip() for s in schemes if s.strip())
         return cls.model_validate(values)
 
     def base_url(self, provider: ProviderName) -> str:

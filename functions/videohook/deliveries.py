@@ -145,7 +145,11 @@ def attempt_delivery(
     retry_after = None
     try:
         # Resolved and vetted at every attempt; the POST goes to the vetted address.
-        target = validate_webhook_url(job.webhook_url, allow_loopback=settings.allow_loopback_webhooks)
+        target = validate_webhook_url(
+            job.webhook_url,
+            allow_loopback=settings.allow_loopback_webhooks,
+            schemes=settings.allowed_webhook_schemes,
+        )
     except WebhookUrlRejected as error:
         record.error = str(error)
     else:

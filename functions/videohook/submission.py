@@ -167,7 +167,11 @@ def _validate_request(request: CreateVideoRequest, contract: ProviderName, runti
             )
     if request.webhook_url is not None:
         try:
-            validate_webhook_url(request.webhook_url, allow_loopback=runtime.settings.allow_loopback_webhooks)
+            validate_webhook_url(
+                request.webhook_url,
+                allow_loopback=runtime.settings.allow_loopback_webhooks,
+                schemes=runtime.settings.allowed_webhook_schemes,
+            )
         except WebhookUrlRejected as error:
             raise ApiError(400, "invalid_webhook_url", str(error), field="webhook_url") from error
 

@@ -339,6 +339,7 @@ def validate_webhook_url(
     *,
     allow_loopback: bool,
     resolver: Callable[..., list[tuple[Any, ...]]] | None = None,
+    schemes: tuple[str, ...] = ("https",),
 ) -> VettedUrl:
     """Raise WebhookUrlRejected unless `url` is a safe place to POST events to.
 
@@ -359,10 +360,12 @@ def validate_webhook_url(
     except ValueError as exc:
         raise _reject(f"is not a valid URL ({exc})") from None
     scheme = parts.scheme.lower()
-    if scheme == "http" and not allow_loopback:
+    # `schemes` is the deployment's allowed_webhook_schemes; loopback http is the local stack's own.
+    http_allowed = "http" in schemes
+    if scheme == "http" and not (http_allowed or allow_loopback):
         raise _reject("must use https")
-    if scheme not in ("https", "http"):
-        raise _reject("must be an https URL")
+    if scheme not in ("https", "http") or (scheme == "https" and "https" not in schemes):
+        raise _reject(f"must use one of: {', '.join(schemes)}")
     if "@" in parts.netloc:
         raise _reject("must not contain user information")
     host = parts.hostname
@@ -415,6 +418,6 @@ def validate_webhook_url(
         reason = is_forbidden_address(address, allow_loopback)
         if reason:
             raise _reject(f"is refused: {reason} ({address})")
-    if scheme == "http" and not all(address.is_loopback for address in addresses):
+    if scheme == "http" and not http_allowed and not all(address.is_loopback for address in addresses):
         raise _reject("must use https (http is allowed for loopback receivers only)")
     return VettedUrl(url=url, host=connect_host, addresses=[str(address) for address in addresses])

@@ -83,7 +83,7 @@ def answers(monkeypatch):
     vetted = VettedUrl(
         url="https://hooks.example.com/x", host="hooks.example.com", addresses=["93.184.215.14"]
     )
-    monkeypatch.setattr("videohook.webhooks.validate_webhook_url", lambda url, allow_loopback: vetted)
+    monkeypatch.setattr("videohook.webhooks.validate_webhook_url", lambda url, **kwargs: vetted)
     monkeypatch.setattr("videohook.webhooks.deliver_webhook", lambda **kwargs: script.pop(0))
     return script
 

@@ -335,3 +335,36 @@ def test_rotated_secrets_sign_with_both_keys_and_either_verifies():
     stranger = "whsec_" + _b64.b64encode(_os.urandom(24)).decode()
     with pytest.raises(Exception, match="signature"):
         _Webhook(stranger).verify(body, headers)
+
+
+def _public_resolver(host, port, **kwargs):
+    return [(2, 1, 6, "", ("93.184.215.14", port))]
+
+
+def test_allowed_webhook_schemes_decide_http_for_public_hosts():
+    url = "http://hooks.example.com/x"
+    with pytest.raises(WebhookUrlRejected, match="must use https"):
+        validate_webhook_url(url, allow_loopback=False, resolver=_public_resolver)
+    vetted = validate_webhook_url(
+        url, allow_loopback=False, resolver=_public_resolver, schemes=("https", "http")
+    )
+    assert vetted.addresses == ["93.184.215.14"]
+    with pytest.raises(WebhookUrlRejected, match="must use one of: http"):
+        validate_webhook_url(
+            "https://hooks.example.com/x", allow_loopback=False, resolver=_public_resolver, schemes=("http",)
+        )
+    # Allowing http never allows internal addresses.
+    with pytest.raises(WebhookUrlRejected):
+        validate_webhook_url("http://10.0.0.5/x", allow_loopback=False, schemes=("https", "http"))
+
+
+def test_settings_read_the_allowed_schemes():
+    from videohook.config import Settings
+
+    assert Settings.from_env({}).allowed_webhook_schemes == ("https",)
+    assert Settings.from_env(
+        {"VIDEOHOOK_ALLOWED_WEBHOOK_SCHEMES": "https, http"}
+    ).allowed_webhook_schemes == (
+        "https",
+        "http",
+    )
