@@ -147,3 +147,36 @@ def lambda_task(
         jitter_strategy=sfn.JitterType.FULL,
     )
     return task
+
+
+def standard_state_machine(
+    scope: Construct,
+    logical_id: str,
+    *,
+    definition: sfn.IChainable,
+    log_name: str,
+    comment: str,
+    timeout: Duration,
+) -> tuple[sfn.StateMachine, logs.LogGroup]:
+    """A Standard state machine with X-Ray tracing and execution logging (no execution data)."""
+    # /aws/vendedlogs/ keeps Step Functions log delivery from growing the account's
+    # CloudWatch Logs resource policy (AWS's recommendation for vended logs).
+    log_group = logs.LogGroup(
+        scope,
+        f"{logical_id}Logs",
+        log_group_name=f"/aws/vendedlogs/states/{Stack.of(scope).stack_name}-{log_name}",
+        retention=LOG_RETENTION,
+        removal_policy=RemovalPolicy.DESTROY,
+    )
+    state_machine = sfn.StateMachine(
+        scope,
+        logical_id,
+        comment=comment,
+        definition_body=sfn.DefinitionBody.from_chainable(definition),
+        state_machine_type=sfn.StateMachineType.STANDARD,
+        tracing_enabled=True,
+        timeout=timeout,
+        logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+    )
+    set_logical_id(state_machine, logical_id)
+    return state_machine, log_group

@@ -12,16 +12,22 @@ The schedule (immediately, 5 s, 5 min, ... 24 h: about three days) lives in
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.constructs import LOG_RETENTION, LambdaFactory, acknowledge, lambda_task, ref, set_logical_id
+from infra.constructs import (
+    LambdaFactory,
+    acknowledge,
+    lambda_task,
+    ref,
+    set_logical_id,
+    standard_state_machine,
+)
 from infra.constructs.notifications import Notifications
 from infra.constructs.storage import Storage
 
@@ -116,27 +122,15 @@ class Delivery(Construct):
             )
         )
 
-        self.log_group = logs.LogGroup(
-            self,
-            "DeliveryStateMachineLogs",
-            log_group_name=f"/aws/vendedlogs/states/{Stack.of(self).stack_name}-Delivery",
-            retention=LOG_RETENTION,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        self.state_machine = sfn.StateMachine(
+        self.state_machine, self.log_group = standard_state_machine(
             self,
             "DeliveryStateMachine",
+            definition=definition,
+            log_name="Delivery",
             comment="videohook: deliver one event to the caller's webhook on the retry schedule",
-            definition_body=sfn.DefinitionBody.from_chainable(definition),
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            tracing_enabled=True,
             # The schedule adds up to about 3.2 days.
             timeout=Duration.days(4),
-            logs=sfn.LogOptions(
-                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False
-            ),
         )
-        set_logical_id(self.state_machine, "DeliveryStateMachine")
         self._acknowledge(storage)
 
     def grant_emit(self, function: lambda_.Function) -> None:

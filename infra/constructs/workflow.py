@@ -15,12 +15,11 @@ definition also runs locally on moto's Step Functions interpreter.
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
-from aws_cdk import aws_logs as logs
+from aws_cdk import Duration
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.constructs import LOG_RETENTION, LambdaFactory, acknowledge, lambda_task, ref, set_logical_id
+from infra.constructs import LambdaFactory, acknowledge, lambda_task, ref, standard_state_machine
 from infra.constructs.delivery import Delivery
 from infra.constructs.notifications import Notifications
 from infra.constructs.storage import Storage
@@ -154,31 +153,15 @@ class Workflow(Construct):
         ).when(sfn.Condition.string_equals("$.status", "succeeded"), finalize).otherwise(publish)
         definition = wait.next(poll).next(is_done)
 
-        # /aws/vendedlogs/ keeps Step Functions log delivery from growing the account's
-        # CloudWatch Logs resource policy (AWS's recommendation for vended logs).
-        self.log_group = logs.LogGroup(
-            self,
-            "StateMachineLogs",
-            log_group_name=f"/aws/vendedlogs/states/{Stack.of(self).stack_name}-Workflow",
-            retention=LOG_RETENTION,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        self.state_machine = sfn.StateMachine(
+        self.state_machine, self.log_group = standard_state_machine(
             self,
             "StateMachine",
+            definition=definition,
+            log_name="Workflow",
             comment="videohook: wait for the provider, store the video, publish the event",
-            definition_body=sfn.DefinitionBody.from_chainable(definition),
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            tracing_enabled=True,
             # Safety net only: the poll step enforces the job deadline itself.
             timeout=Duration.hours(24),
-            logs=sfn.LogOptions(
-                destination=self.log_group,
-                level=sfn.LogLevel.ALL,
-                include_execution_data=False,
-            ),
         )
-        set_logical_id(self.state_machine, "StateMachine")
         self._acknowledge_state_machine_role()
 
     def _acknowledge_grants(self, storage: Storage) -> None:
