@@ -1,4 +1,4 @@
-"""One measured transfer in a fresh process; prints {"seconds", "bytes", "rss_growth"} as JSON.
+"""One measured transfer in a fresh process; prints {"seconds", "bytes", "rss_growth", "cpu"} as JSON.
 
     python -m bench.copy_worker copy <source url> <s3 endpoint> <bucket> <key>
     python -m bench.copy_worker upload_file <local path> <s3 endpoint> <bucket> <key>
@@ -7,7 +7,8 @@
 defaults); `upload_file` is the baseline: boto3's managed upload of a local file with
 its default TransferConfig. Both use the same client configuration, and both are timed
 and measured from after the imports and client creation: the peak-RSS mark is reset
-just before the transfer, so the growth is what the transfer itself needed.
+just before the transfer, so the growth is what the transfer itself needed; "cpu" is the
+process's CPU seconds (all threads) over the transfer.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import time
 
 def main(mode: str, source: str, endpoint: str, bucket: str, key: str) -> None:
     import boto3
-    import httpx
     from botocore.config import Config
 
     from bench.procs import peak_rss, reset_peak_rss
@@ -31,11 +31,11 @@ def main(mode: str, source: str, endpoint: str, bucket: str, key: str) -> None:
         config=Config(retries={"mode": "adaptive", "max_attempts": 8}, s3={"addressing_style": "path"}),
     )
     s3.head_bucket(Bucket=bucket)  # the connection pool and the service model are warm for both modes
-    http = httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=False)
     before = reset_peak_rss()
+    cpu_before = time.process_time()
     started = time.perf_counter()
     if mode == "copy":
-        size = copy_url_to_s3(source_url=source, bucket=bucket, key=key, s3_client=s3, http_client=http).bytes
+        size = copy_url_to_s3(source_url=source, bucket=bucket, key=key, s3_client=s3).bytes
     elif mode == "upload_file":
         import os
 
@@ -44,8 +44,9 @@ def main(mode: str, source: str, endpoint: str, bucket: str, key: str) -> None:
     else:
         raise SystemExit(f"unknown mode {mode!r}")
     seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu_before
     growth = peak_rss() - before
-    print(json.dumps({"seconds": seconds, "bytes": size, "rss_growth": growth}))
+    print(json.dumps({"seconds": seconds, "bytes": size, "rss_growth": growth, "cpu": round(cpu_seconds, 3)}))
 
 
 if __name__ == "__main__":

@@ -30,16 +30,19 @@ Every figure sits beside its baseline from the same run; ratios are figure / bas
   upload threads, 7 part buffers allocated once) from the sandbox's video URL, vs boto3
   `upload_file` (default TransferConfig) of the same bytes from a local file, to the same
   moto S3 server; sandbox, moto and each transfer run in separate processes, everything on
-  127.0.0.1, the modes alternate. The extra row copies the baseline's own file from a
-  sendfile server: the sandbox computes every byte it serves (SHAKE-256), which on two
-  cores shared with moto's server is CPU the baseline never spends. Peak RSS growth =
+  127.0.0.1, the modes alternate. The sandbox renders the video once, before the first run
+  (as the baseline's file is written before), and serves it with sendfile; the extra row
+  copies the baseline's own file from a plain sendfile server. Both transfers compute
+  botocore's CRC32 per part and sign each part's payload (SHA-256: the endpoint is plain
+  HTTP); the copy also hashes the whole video (SHA-256, stored with the job). Peak RSS growth =
   VmHWM after the transfer minus VmRSS before it (the kernel's peak mark is reset just
   before the transfer), largest over the runs.
 - **Zero-copy**: jobs through the local stack where the sandbox speaks the xAI contract and
-  PUTs the video to the presigned URL given at submit; "bytes through FinalizeVideo" is
-  `CopyResult.bytes_copied` (also logged as `bytes_through_lambda`). The 12 bytes per job
-  are the MP4 header read back to check the `ftyp` box; the SHA-256 is computed by S3 (a
-  CopyObject of the object onto itself with ChecksumAlgorithm=SHA256), not here. Baseline:
+  PUTs the video to the presigned URL of the job's incoming key given at submit; "bytes
+  through FinalizeVideo" is `CopyResult.bytes_copied` (also logged as
+  `bytes_through_lambda`). The 12 bytes per job are the MP4 header read back to check the
+  `ftyp` box; the SHA-256 is computed by S3 during the server-side CopyObject that moves the
+  video to its final key (ChecksumAlgorithm=SHA256), not here. Baseline:
   jobs of the same run where the sandbox speaks the AI/ML API contract (no upload_url).
 - **Cold import** (`bench/cold_start.py`): `import handlers.X` vs `import boto3`, each in a
   fresh `python -S` with only the Lambda layer's dependencies on the path, bytecode

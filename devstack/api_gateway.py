@@ -192,6 +192,9 @@ class ApiGatewayEmulator:
         port: int = 0,
     ) -> None:
         self._handler = handler
+        # One api Lambda instance handles one request at a time (Powertools' resolver keeps
+        # the current event on the module's app): so does the emulator's one "instance".
+        self._instance = threading.Lock()
         self._gateway_responses = {**DEFAULT_GATEWAY_RESPONSES, **(gateway_responses or {})}
         self._routes = routes
         self._tenants = {key: tenant_id_for(key) for key in api_keys}
@@ -289,8 +292,12 @@ class ApiGatewayEmulator:
             gateway_response("INTEGRATION_FAILURE")
             return
         try:
-            response = self._handler(event, LambdaContext(function_name="videohook-api"))
-        except Exception:  # noqa: BLE001 - API Gateway answers a crashed integration with 502
+            with self._instance:
+                response = self._handler(event, LambdaContext(function_name="videohook-api"))
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:  # noqa: BLE001 - API Gateway answers a crashed integration with 502
+            # BaseException too: a test's simulated kill of the Lambda (no cleanup ran) is a crash.
             logger.exception("api handler crashed")
             gateway_response("INTEGRATION_FAILURE")
             return

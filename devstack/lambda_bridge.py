@@ -5,7 +5,11 @@ The bridge replaces that single call: the function's `Handler` from the
 template names a module under `functions/`, which is imported and called
 with the event, like the Lambda runtime would. Errors come back the way
 Lambda reports them (`errorType`, `errorMessage`), so the state machine's
-Retry and Catch rules see the same error names as in the cloud.
+Retry and Catch rules see the same error names as in the cloud. A test
+simulates a runtime killed mid-invocation (its timeout, out of memory) by
+raising `LambdaKilled` inside the handler: as it is no `Exception`, no
+`except Exception` cleanup runs on its way out, and it is reported as
+Lambda reports a runtime that exited (`Runtime.ExitError`).
 """
 
 from __future__ import annotations
@@ -41,6 +45,10 @@ class LambdaContext:
         return 900_000
 
 
+class LambdaKilled(BaseException):  # noqa: N818 - named for what it simulates, not an error
+    """Raised inside a handler: its runtime is killed there (see the module docstring)."""
+
+
 def resolve_handler(handler: str) -> Any:
     module_name, _, attribute = handler.rpartition(".")
     return getattr(importlib.import_module(module_name), attribute)
@@ -58,6 +66,10 @@ def _invoke_in_process(self: lambda_models.LambdaFunction, event: Any = None) ->
     payload = json.loads(event) if isinstance(event, str) else (event or {})
     try:
         result = function(payload, context)
+    except LambdaKilled:
+        message = f"RequestId: {context.aws_request_id} Error: Runtime exited with error: signal: killed"
+        body = {"errorType": "Runtime.ExitError", "errorMessage": message}
+        return json.dumps(body), True, traceback.format_exc()
     except Exception as error:  # noqa: BLE001 - reported to the caller exactly as Lambda would
         body = {
             "errorType": type(error).__name__,

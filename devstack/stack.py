@@ -61,6 +61,8 @@ class LocalStackConfig:
     provider: str = "sandbox"
     allow_loopback_webhooks: bool = True
     provider_keys: dict[str, str] = field(default_factory=dict)
+    # The sandbox's API key; when set, the sandbox accepts only it (as `python -m sandbox` does).
+    sandbox_api_key: str = ""
     template: dict[str, Any] | None = None
 
     @classmethod
@@ -75,6 +77,7 @@ class LocalStackConfig:
             provider=os.environ.get("VIDEOHOOK_PROVIDER") or "sandbox",
             allow_loopback_webhooks=os.environ.get("VIDEOHOOK_ALLOW_LOOPBACK_WEBHOOKS", "1") == "1",
             provider_keys={p: os.environ[v] for p, v in PROVIDER_KEY_ENV.items() if os.environ.get(v)},
+            sandbox_api_key=os.environ.get("SANDBOX_API_KEY", ""),
         )
 
 
@@ -91,6 +94,7 @@ class LocalStack:
         self.sandbox: Any = None
         self.moto: Any = None
         self.api: Any = None
+        self.scheduler: Any = None
         self.environment: dict[str, str] = {}
         self.template: dict[str, Any] = {}
         self.resources: dict[str, str] = {}
@@ -141,8 +145,10 @@ class LocalStack:
         if self.config.provider == "sandbox":
             from sandbox.server import SandboxServer
 
-            self.sandbox = SandboxServer(time_factor=self.config.time_scale).start()
-            provider_keys["sandbox"] = SANDBOX_API_KEY
+            self.sandbox = SandboxServer(
+                time_factor=self.config.time_scale, api_key=self.config.sandbox_api_key or None
+            ).start()
+            provider_keys["sandbox"] = self.config.sandbox_api_key or SANDBOX_API_KEY
             overrides["SANDBOX_BASE_URL"] = self.sandbox.url
 
         resolver = TemplateResolver(template, region=REGION, stack_name=STACK_NAME, endpoint=moto_url)
@@ -157,6 +163,8 @@ class LocalStack:
         for variables in environments.values():
             self.environment.update(variables)
         self.environment.update(overrides)
+        if os.environ.get("POWERTOOLS_LOG_LEVEL"):  # the operator's choice beats the template's
+            self.environment["POWERTOOLS_LOG_LEVEL"] = os.environ["POWERTOOLS_LOG_LEVEL"]
         self.environment.update(
             VIDEOHOOK_PROVIDER=self.config.provider,
             VIDEOHOOK_TIME_SCALE=str(self.config.time_scale),
@@ -168,6 +176,18 @@ class LocalStack:
         from videohook.config import get_settings
 
         get_settings.cache_clear()
+
+        from devstack.schedules import Scheduler, schedules_from_template
+
+        function_names = {
+            function.logical_id: function.physical_name
+            for function in resolver.of_type("AWS::Lambda::Function")
+        }
+        self.scheduler = Scheduler(
+            schedules_from_template(template, function_names),
+            time_scale=lambda: self.config.time_scale,
+            lambda_client=boto3.client("lambda"),
+        ).start()
 
         api_handler = lambda_bridge.resolve_handler("handlers.api.handler")
         self.api = ApiGatewayEmulator(
@@ -192,7 +212,7 @@ class LocalStack:
         get_settings.cache_clear()
 
     def stop(self) -> None:
-        for part in (self.api, self.sandbox, self.moto):
+        for part in (self.api, self.scheduler, self.sandbox, self.moto):
             if part is not None:
                 part.stop()
 

@@ -7,7 +7,8 @@ not collide):
 * CometAPI:  ``POST /grok/v1/videos/generations``, ``GET /grok/v1/videos/{id}``
 * AI/ML API: ``POST /v2/video/generations``, ``GET /v2/video/generations?generation_id={id}``
 
-plus ``GET|HEAD /files/{id}.mp4`` (the temporary video URL, no auth) and the
+plus ``GET|HEAD /files/{id}.mp4`` (the temporary video URL, no auth: rendered to a
+temporary file on its first GET, then sent with ``sendfile``) and the
 introspection routes ``GET /sandbox/jobs``, ``GET /sandbox/stats``,
 ``GET /sandbox/health``, ``POST /sandbox/reset`` and ``GET|POST|DELETE /sandbox/faults``.
 
@@ -100,13 +101,16 @@ import math
 import re
 import socket
 import sys
+import tempfile
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from pathlib import Path
+from typing import Any, BinaryIO, Self
 from urllib.parse import parse_qs, urlsplit
 
 from sandbox import mp4
@@ -127,6 +131,8 @@ MAX_BODY_BYTES = 32 * 1024 * 1024
 MAX_FAULT_WAIT = 600.0
 """The longest single fault wait in seconds (``submit_delay``, ``poll_delay``, ``stall_seconds``)."""
 DEFAULT_BYTES = 262144
+VIDEO_FILES_BYTES = 3 * 1024**3
+"""Disk kept for rendered videos (least recently used evicted; the one being served never)."""
 DIRECTIVE_RE = re.compile(r"sandbox:([A-Za-z_0-9]+)=(\S+)")
 _SIZE_SUFFIX = {"": 1, "k": 1024, "kib": 1024, "m": 1024**2, "mib": 1024**2, "g": 1024**3, "gib": 1024**3}
 _5XX_CODES = {500: "internal_error", 502: "bad_gateway", 503: "service_unavailable", 504: "gateway_timeout"}
@@ -701,6 +707,62 @@ def aimlapi_body(job: Job, now: float) -> dict[str, Any]:
     return body
 
 
+# --------------------------------------------------------------------------- rendered videos
+
+
+class _VideoFiles:
+    """Rendered videos on disk, least recently used evicted beyond ``budget`` bytes.
+
+    A video's bytes are computed (SHAKE-256, ~300 MB/s) once, on its first download,
+    then every download is a ``sendfile`` from the page cache: serving costs the sandbox
+    next to no CPU, as a CDN's serving costs a provider's client none (a copy measured
+    against the sandbox on shared cores is not slowed by the sandbox's hashing). Rendering
+    is streamed in ``chunk_size`` pieces: memory stays bounded whatever the size. An
+    evicted file still being sent stays readable (POSIX: unlinking keeps open files).
+    """
+
+    def __init__(self, budget: int, chunk_size: int) -> None:
+        self._budget = budget
+        self._chunk_size = chunk_size
+        self._lock = threading.Lock()
+        self._directory: tempfile.TemporaryDirectory[str] | None = None
+        self._files: OrderedDict[str, int] = OrderedDict()  # file name -> size, oldest first
+        self._renders: dict[str, threading.Lock] = {}  # one render at a time per video
+
+    def open(self, job_id: str, size: int) -> BinaryIO:
+        """The whole video for ``(job_id, size)``, opened for reading; rendered if need be."""
+        name = f"{job_id}-{size}.mp4"
+        with self._lock:
+            if self._directory is None:
+                self._directory = tempfile.TemporaryDirectory(prefix="videohook-sandbox-")
+            directory = Path(self._directory.name)
+            render = self._renders.setdefault(name, threading.Lock())
+        with render:
+            with self._lock:
+                if name in self._files:
+                    self._files.move_to_end(name)
+                    return (directory / name).open("rb")
+            partial = directory / f"{name}.partial"
+            with partial.open("wb") as out:
+                for chunk in mp4.iter_mp4(job_id, size, self._chunk_size):
+                    out.write(chunk)
+            partial.rename(directory / name)
+            with self._lock:
+                self._files[name] = size
+                self._renders.pop(name, None)
+                while sum(self._files.values()) > self._budget and len(self._files) > 1:
+                    evicted, _ = self._files.popitem(last=False)
+                    (directory / evicted).unlink(missing_ok=True)
+                return (directory / name).open("rb")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._directory is not None:
+                self._directory.cleanup()
+                self._directory = None
+            self._files.clear()
+
+
 # --------------------------------------------------------------------------- HTTP
 
 
@@ -921,23 +983,28 @@ class _Handler(BaseHTTPRequestHandler):
                 raise ApiError(416, "range_not_satisfiable", f"cannot satisfy {range_header!r}")
             start, stop = parsed
             status = 206
-        length = stop - start
+        if self.command == "HEAD":
+            self._send_video_headers(job, status, start, stop)
+            return
+        # Rendered on its first download, before the answer starts.
+        with sandbox._videos.open(job.id, size) as video:
+            self._send_video_headers(job, status, start, stop)
+            try:
+                self._stream_video(job, video, start, stop)
+            except (BrokenPipeError, ConnectionResetError, TimeoutError):
+                self.close_connection = True
+
+    def _send_video_headers(self, job: Job, status: int, start: int, stop: int) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "video/mp4")
-        self.send_header("Content-Length", str(length))
+        self.send_header("Content-Length", str(stop - start))
         self.send_header("Accept-Ranges", "bytes")
-        self.send_header("ETag", f'"{job.id}-{size}"')
+        self.send_header("ETag", f'"{job.id}-{job.size}"')
         if status == 206:
-            self.send_header("Content-Range", f"bytes {start}-{stop - 1}/{size}")
+            self.send_header("Content-Range", f"bytes {start}-{stop - 1}/{job.size}")
         self.end_headers()
-        if self.command == "HEAD":
-            return
-        try:
-            self._stream_video(job, start, stop)
-        except (BrokenPipeError, ConnectionResetError, TimeoutError):
-            self.close_connection = True
 
-    def _stream_video(self, job: Job, start: int, stop: int) -> None:
+    def _stream_video(self, job: Job, video: BinaryIO, start: int, stop: int) -> None:
         """Send bytes ``[start, stop)`` with the job's download faults: truncate, stall, throttle."""
         sandbox = self.server.sandbox
         length = stop - start
@@ -950,7 +1017,7 @@ class _Handler(BaseHTTPRequestHandler):
             stall_at = None
         stall_seconds = sandbox._knob(job, "stall_seconds")
         bps = sandbox._knob(job, "slow_download_bps")
-        piece = max(1, min(sandbox.chunk_size, bps // 20)) if bps else sandbox.chunk_size  # ~20 writes/s
+        piece = max(1, min(sandbox.chunk_size, bps // 20)) if bps else 0  # throttled: ~20 writes/s
         for name, active in (("truncate", truncate), ("stall", stall_at), ("slow_download", bps)):
             if active is not None:
                 sandbox._count(f"fault_{name}")
@@ -958,27 +1025,24 @@ class _Handler(BaseHTTPRequestHandler):
         sent = 0
         began = time.monotonic()
         stalled = 0.0  # time spent in the stall, not counted against the throttle
-        for chunk in mp4.iter_mp4(job.id, job.size, sandbox.chunk_size, start=start, stop=start + limit):
-            view = memoryview(chunk)
-            while view:
-                if stall_at is not None and sent == stall_at:
-                    stall_at = None
-                    paused_at = time.monotonic()
-                    if not self._hold(stall_seconds):
-                        return
-                    stalled += time.monotonic() - paused_at
-                n = len(view)
-                if stall_at is not None:
-                    n = min(n, stall_at - sent)
-                if bps:
-                    n = min(n, piece)
-                self.wfile.write(view[:n])
-                sent += n
-                view = view[n:]
-                if bps:
-                    ahead = began + stalled + sent / bps - time.monotonic()
-                    if ahead > 0 and not self._hold(ahead):
-                        return
+        while sent < limit:
+            if stall_at is not None and sent == stall_at:
+                stall_at = None
+                paused_at = time.monotonic()
+                if not self._hold(stall_seconds):
+                    return
+                stalled += time.monotonic() - paused_at
+            n = limit - sent
+            if stall_at is not None:
+                n = min(n, stall_at - sent)
+            if bps:
+                n = min(n, piece)
+            # sendfile: from the page cache to the socket, no copy through this process.
+            sent += self.connection.sendfile(video, offset=start + sent, count=n)
+            if bps:
+                ahead = began + stalled + sent / bps - time.monotonic()
+                if ahead > 0 and not self._hold(ahead):
+                    return
         if truncate is not None:
             self._abort()  # the promised Content-Length is never completed
 
@@ -1106,6 +1170,7 @@ class SandboxServer:
         self._counters = dict.fromkeys(COUNTERS, 0)
         self._stopping = threading.Event()
         self._upload_threads: list[threading.Thread] = []
+        self._videos = _VideoFiles(VIDEO_FILES_BYTES, chunk_size)
         self._thread: threading.Thread | None = None
         self._serving = False
         self._closed = False
@@ -1156,6 +1221,7 @@ class SandboxServer:
             self._thread.join(timeout=5)
         for thread in list(self._upload_threads):
             thread.join(timeout=5)
+        self._videos.close()
 
     def __enter__(self) -> Self:
         return self.start()

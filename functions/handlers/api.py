@@ -3,6 +3,9 @@
 Each route parses (Powertools validates against the pydantic models), calls one plain
 function of `videohook.submission` and shapes the answer. Every error is
 `{"error": {"code", "message", "field"}}`.
+
+`videohook.submission` (and with it the provider adapters, httpx and botocore) is imported
+by the routes that call it, not with this module: that keeps the cold start lean.
 """
 
 from __future__ import annotations
@@ -13,13 +16,11 @@ import re
 from functools import cache
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Server
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 
-from videohook import notifications, submission, telemetry
+from videohook import notifications, telemetry
 from videohook.errors import ApiError
 from videohook.models import (
     CreateUploadRequest,
@@ -34,7 +35,6 @@ from videohook.models import (
 )
 from videohook.runtime import get_runtime
 
-logger = Logger(service="videohook")
 app = APIGatewayRestResolver(enable_validation=True)
 
 JSON = "application/json"
@@ -88,18 +88,20 @@ def handle_api_error(error: ApiError) -> Response:
     return _error(error)
 
 
-# Where a validation error points: body fields by dotted path, parameters and headers by name.
-_LOCATION_NAMES = {("header", "idempotency-key"): submission.IDEMPOTENCY_KEY_FIELD}
 _CUSTOM_CODES = {"invalid_image"}  # PydanticCustomError types raised by the models
 
 
 @app.exception_handler(RequestValidationError)
 def handle_validation_error(error: RequestValidationError) -> Response:
+    from videohook.submission import IDEMPOTENCY_KEY_FIELD
+
+    # Where a validation error points: body fields by dotted path, parameters and headers by name.
+    location_names = {("header", "idempotency-key"): IDEMPOTENCY_KEY_FIELD}
     first: dict[str, Any] = error.errors()[0] if error.errors() else {}
     kind = first.get("type", "invalid")
     loc = [str(part) for part in first.get("loc", ())]
     where, parts = (loc[0], loc[1:]) if loc else ("body", [])
-    field = _LOCATION_NAMES.get((where, ".".join(parts))) or ".".join(parts) or None
+    field = location_names.get((where, ".".join(parts))) or ".".join(parts) or None
     if kind == "json_invalid":
         return _error(ApiError(400, "invalid_json", "the request body is not valid JSON"))
     if where == "body" and not parts:
@@ -118,8 +120,11 @@ def handle_validation_error(error: RequestValidationError) -> Response:
     description=(
         "Starts the provider's job and answers at once with the queued job. With an "
         "`Idempotency-Key` header, a retry with the same key and body (same API key) answers "
-        "with the same job, without a second provider job; the same key with a different body "
-        "answers 422. Keys are remembered for a day."
+        "with the same job, without a second provider job, even after a failure half-way (the "
+        "job is resumed); the same key with a different body answers 422. Keys are remembered "
+        "for a day. An error answer means no provider job was started. If the provider never "
+        "answered the submit, it is not sent again (that could bill twice): the answer is the "
+        "job, already `failed` with `provider_submit_timeout`."
     ),
     tags=["videos"],
     security=SECURED,
@@ -138,6 +143,8 @@ def create_video(
         ),
     ] = None,
 ) -> Response[JobView]:
+    from videohook import submission
+
     job = submission.create_job(
         get_runtime(),
         request,
@@ -163,6 +170,8 @@ def list_videos(
         str | None, Query(min_length=1, max_length=512, description="`next_cursor` of the previous page")
     ] = None,
 ) -> Response[JobList]:
+    from videohook import submission
+
     runtime, tenant_id = get_runtime(), _tenant_id()
     page = submission.list_jobs(runtime, tenant_id=tenant_id, limit=limit, status=status, cursor=cursor)
     return Response(status_code=200, content_type=JSON, body=page)
@@ -176,6 +185,8 @@ def list_videos(
     responses=_responses(200, JobView, "The job", 400, 404),
 )
 def get_video(id: JOB_ID) -> Response[JobView]:  # noqa: A002 - the path parameter's name
+    from videohook import submission
+
     job = submission.get_job(get_runtime(), id, tenant_id=_tenant_id())
     return Response(status_code=200, content_type=JSON, body=job)
 
@@ -192,6 +203,8 @@ def get_video(id: JOB_ID) -> Response[JobView]:  # noqa: A002 - the path paramet
     responses=_responses(200, JobView, "The canceled job", 400, 404, 409),
 )
 def cancel_video(id: JOB_ID) -> Response[JobView]:  # noqa: A002 - the path parameter's name
+    from videohook import submission
+
     job = submission.cancel_job(get_runtime(), id, tenant_id=_tenant_id())
     return Response(status_code=200, content_type=JSON, body=job)
 
@@ -237,6 +250,8 @@ def redeliver_video(id: JOB_ID) -> Response[Redelivery]:  # noqa: A002 - the pat
     responses=_responses(201, UploadView, "Created: where to PUT the image", 400, 413, 415),
 )
 def create_upload(request: CreateUploadRequest) -> Response[UploadView]:
+    from videohook import submission
+
     upload = submission.create_upload(get_runtime(), request, tenant_id=_tenant_id())
     return Response(status_code=201, content_type=JSON, body=upload)
 
@@ -259,6 +274,9 @@ def not_found(_: Exception) -> Response:
 @cache
 def openapi_document() -> dict[str, Any]:
     """The API's OpenAPI document, generated from the routes and models (docs/openapi.json is a copy)."""
+    # Imported here: Powertools' OpenAPI models take longer to build than the rest of the handler.
+    from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Server
+
     document = json.loads(
         app.get_openapi_json_schema(
             title="videohook",

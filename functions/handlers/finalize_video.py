@@ -5,19 +5,17 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import event_parser
-
 from videohook import telemetry, workflow_steps
 from videohook.models import PollResult, utc_now
 from videohook.runtime import get_runtime
 
 
 @telemetry.instrument
-@event_parser(model=PollResult)
-def handler(event: PollResult, context: Any) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    polled = PollResult.model_validate(event)
     runtime = get_runtime()
     since, started = utc_now(), time.monotonic()
-    result = workflow_steps.finalize_job(runtime, event.job_id)
+    result = workflow_steps.finalize_job(runtime, polled.job_id)
     seconds = time.monotonic() - started
     job = telemetry.record_outcome(runtime, result.job_id, result.status, since=since)
     if job is not None and job.video is not None:

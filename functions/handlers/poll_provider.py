@@ -4,22 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import event_parser
-
 from videohook import telemetry, workflow_steps
 from videohook.models import JobStatus, WorkflowInput, utc_now
 from videohook.runtime import get_runtime
 
 
 @telemetry.instrument
-@event_parser(model=WorkflowInput)
-def handler(event: WorkflowInput, context: Any) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    workflow = WorkflowInput.model_validate(event)
     runtime = get_runtime()
     since = utc_now()
-    result = workflow_steps.poll_job(runtime, event)
+    result = workflow_steps.poll_job(runtime, workflow)
     if result.status is JobStatus.SUCCEEDED:
         # Ready to finalize: the video was finished at most one wait (the one before this poll) ago.
-        telemetry.video_detected(result.job_id, lag_seconds=event.wait_seconds * runtime.settings.time_scale)
+        telemetry.video_detected(
+            result.job_id, lag_seconds=workflow.wait_seconds * runtime.settings.time_scale
+        )
     telemetry.record_outcome(runtime, result.job_id, result.status, since=since)
     telemetry.logger.info(
         "job polled", extra={"status": result.status.value, "wait_seconds": result.wait_seconds}

@@ -22,6 +22,13 @@ PUBLIC_BASE_URLS = {
 }
 
 
+PROVIDER_TIMEOUT_SECONDS = 30.0
+PROVIDER_CONNECT_TIMEOUT_SECONDS = 10.0
+MIN_PROVIDER_TIMEOUT_SECONDS = 2.0
+# Longer than any submit can run in the local stack, whose Lambdas have no timeout.
+MIN_SUBMISSION_GRACE_SECONDS = 10.0
+
+
 class Settings(BaseModel):
     provider: ProviderName = ProviderName.SANDBOX
     base_urls: dict[ProviderName, str] = Field(default_factory=lambda: dict(PUBLIC_BASE_URLS))
@@ -50,9 +57,28 @@ class Settings(BaseModel):
     default_model: str = "grok-imagine-video"
     video_key_prefix: str = "videos/"
     upload_key_prefix: str = "uploads/"
+    incoming_key_prefix: str = "incoming/"
     upload_url_ttl_seconds: int = Field(default=900, ge=60, le=3600)
     # How long an Idempotency-Key is remembered (Powertools idempotency record TTL).
     idempotency_ttl_seconds: int = Field(default=86400, ge=60)
+    # A submit still unfinished after this long died with its Lambda (the API function's
+    # timeout is 29 s): the reconciler resumes or fails it.
+    submission_grace_seconds: int = Field(default=300, ge=60)
+
+    @property
+    def provider_timeout_seconds(self) -> float:
+        """How long to wait for a provider's answer: scaled like every duration of the workflow,
+        but never so short that a busy machine's ordinary answer counts as no answer."""
+        return max(MIN_PROVIDER_TIMEOUT_SECONDS, PROVIDER_TIMEOUT_SECONDS * self.time_scale)
+
+    @property
+    def provider_connect_timeout_seconds(self) -> float:
+        return max(MIN_PROVIDER_TIMEOUT_SECONDS, PROVIDER_CONNECT_TIMEOUT_SECONDS * self.time_scale)
+
+    @property
+    def submission_grace(self) -> float:
+        """`submission_grace_seconds` on this stack's clock, at least MIN_SUBMISSION_GRACE_SECONDS."""
+        return max(MIN_SUBMISSION_GRACE_SECONDS, self.submission_grace_seconds * self.time_scale)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -83,6 +109,7 @@ class Settings(BaseModel):
             "VIDEOHOOK_DEFAULT_MODEL": "default_model",
             "VIDEOHOOK_UPLOAD_URL_TTL_SECONDS": "upload_url_ttl_seconds",
             "VIDEOHOOK_IDEMPOTENCY_TTL_SECONDS": "idempotency_ttl_seconds",
+            "VIDEOHOOK_SUBMISSION_GRACE_SECONDS": "submission_grace_seconds",
         }
         for var, field in mapping.items():
             if env.get(var):

@@ -14,7 +14,6 @@ import random
 from datetime import timedelta
 from typing import Any, Literal
 
-from boto3.dynamodb.conditions import Key
 from pydantic import BaseModel, Field
 
 from videohook import telemetry
@@ -81,6 +80,8 @@ class DeliveryLog:
         self._table.put_item(Item=item)
 
     def attempts(self, job_id: str) -> list[WebhookAttempt]:
+        from boto3.dynamodb.conditions import Key  # not at module level: it would load boto3 at import
+
         records: list[WebhookAttempt] = []
         query: dict[str, Any] = {
             "KeyConditionExpression": Key("pk").eq(job_id) & Key("sk").begins_with("attempt#"),

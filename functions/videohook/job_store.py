@@ -15,6 +15,10 @@ from videohook.models import TERMINAL_STATUSES, Job, JobStatus
 # Job records outlive their videos a little so that GET keeps answering after expiry.
 RECORD_RETENTION = timedelta(days=int(os.environ.get("VIDEOHOOK_JOB_RECORD_RETENTION_DAYS") or 90))
 TENANT_INDEX = "by_tenant"
+# Sparse: only jobs whose submit has not finished carry its key (`submission`).
+SUBMISSION_INDEX = "by_submission"
+SUBMISSION_IN_PROGRESS = "in_progress"
+CLAIM_PREFIX = "claim#"
 # Items one list call may examine (a rare status filter on a large tenant must not run for ever).
 MAX_ITEMS_EXAMINED_PER_LIST = 1000
 # Items one filtered Query reads (the filter applies after the limit).
@@ -122,6 +126,55 @@ class JobStore:
 
     def delete(self, job_id: str) -> None:
         self._table.delete_item(Key={"id": job_id})
+
+    def claim(self, claim_id: str, job_id: str, *, now: datetime, expires_at: datetime) -> str:
+        """The job id that owns `claim_id` (an idempotency key's hash): `job_id` if the claim is
+        new or expired, else the one that claimed it first. A retried submit resumes that job."""
+        item = {"id": CLAIM_PREFIX + claim_id, "job_id": job_id, "expires_at": int(expires_at.timestamp())}
+        try:
+            self._table.put_item(
+                Item=item,
+                # DynamoDB's TTL deletes lazily: an expired claim is free to take.
+                ConditionExpression="attribute_not_exists(id) OR expires_at < :now",
+                ExpressionAttributeValues={":now": int(now.timestamp())},
+            )
+            return job_id
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+        owner = self._table.get_item(Key={"id": CLAIM_PREFIX + claim_id}, ConsistentRead=True).get("Item")
+        return str(owner["job_id"]) if owner else self.claim(claim_id, job_id, now=now, expires_at=expires_at)
+
+    def end_submission(self, job_id: str) -> None:
+        """The submit is over (the workflow runs, or the job ended): leave the submission index.
+        Unconditional: a job canceled during its submit must leave it too."""
+        self._table.update_item(
+            Key={"id": job_id},
+            UpdateExpression="REMOVE #submission",
+            ConditionExpression="attribute_exists(id)",
+            ExpressionAttributeNames={"#submission": "submission"},
+        )
+
+    def unfinished_submissions(self, *, started_before: datetime, limit: int = 100) -> list[Job]:
+        """Jobs whose submit began before `started_before` and has not finished, oldest first."""
+        answer = self._table.query(
+            IndexName=SUBMISSION_INDEX,
+            KeyConditionExpression="#submission = :in_progress AND created_at < :before",
+            ExpressionAttributeNames={"#submission": "submission"},
+            ExpressionAttributeValues={
+                ":in_progress": SUBMISSION_IN_PROGRESS,
+                ":before": sortable_time(started_before),
+            },
+            Limit=limit,
+        )
+        # The index projects keys only: read each job itself, consistently.
+        jobs = []
+        for key in answer.get("Items", []):
+            try:
+                jobs.append(self.get(str(key["id"])))
+            except JobNotFound:
+                continue
+        return jobs
 
     def cancel(self, job_id: str, tenant_id: str, *, now: datetime) -> Job:
         """Mark the tenant's job canceled in one conditional write; return it as stored.

@@ -206,6 +206,10 @@ class Job(JobView):
     # Only unreadable answers count toward failing the job; 5xx, 404 and timeouts just back off.
     consecutive_malformed_polls: int = 0
     deadline_at: datetime
+    # Set from the job's creation until its workflow execution has started (or the submit
+    # failed it): the key of the `by_submission` index, where the reconciler finds submits
+    # that died half-way.
+    submission: Literal["in_progress"] | None = None
 
     def public_view(self, download_url: str | None = None) -> JobView:
         view = JobView.model_validate(self.model_dump(include=set(JobView.model_fields)))
@@ -275,6 +279,14 @@ class PollResult(BaseModel):
 class FinalizeResult(BaseModel):
     job_id: str
     status: JobStatus
+
+
+class ReconcileReport(BaseModel):
+    """What one run of the submission reconciler did."""
+
+    examined: int = 0
+    resumed: list[str] = Field(default_factory=list, description="jobs whose workflow it started")
+    failed: list[str] = Field(default_factory=list, description="jobs it failed (provider outcome unknown)")
 
 
 class TaskFailure(BaseModel):

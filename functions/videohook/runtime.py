@@ -29,16 +29,29 @@ class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    def _client(self, service: str, **options: Any) -> Any:
-        import boto3
+    @staticmethod
+    def _config(**options: Any) -> Any:
         from botocore.config import Config
 
-        # Adaptive retries absorb throttling; boto3 honours AWS_ENDPOINT_URL, which the
-        # local stack sets to moto's server, so the same code talks to both worlds.
-        config = Config(
-            retries={"mode": "adaptive", "max_attempts": 8}, s3={"addressing_style": "path"}, **options
+        # Standard retries: throttling and 5xx are retried with jittered exponential backoff,
+        # 8 retries after the first attempt. (Adaptive mode would also rate-limit the client
+        # for a while after one throttle: a short-lived Lambda only pays that in latency.)
+        # boto3 honours AWS_ENDPOINT_URL, which the local stack sets to moto's server, so the
+        # same code talks to both worlds.
+        return Config(
+            retries={"mode": "standard", "max_attempts": 8}, s3={"addressing_style": "path"}, **options
         )
-        return boto3.client(service, config=config)
+
+    def _client(self, service: str, **options: Any) -> Any:
+        import boto3
+
+        return boto3.client(service, config=self._config(**options))
+
+    def _table(self, name: str) -> Any:
+        """A DynamoDB Table resource with the same retry policy as every client."""
+        import boto3
+
+        return boto3.resource("dynamodb", config=self._config()).Table(name)
 
     @cached_property
     def s3(self) -> Any:
@@ -63,19 +76,15 @@ class Runtime:
 
     @cached_property
     def deliveries(self) -> DeliveryLog:
-        import boto3
-
         from videohook.deliveries import DeliveryLog
 
-        return DeliveryLog(boto3.resource("dynamodb").Table(self.settings.deliveries_table))
+        return DeliveryLog(self._table(self.settings.deliveries_table))
 
     @cached_property
     def store(self) -> JobStore:
-        import boto3
-
         from videohook.job_store import JobStore
 
-        return JobStore(boto3.resource("dynamodb").Table(self.settings.jobs_table))
+        return JobStore(self._table(self.settings.jobs_table))
 
     @cached_property
     def idempotency_store(self) -> Any:
@@ -92,12 +101,17 @@ class Runtime:
 
         return httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=False)
 
-    def _secret(self, arn: str | None, *, json: bool) -> Any:
-        from aws_lambda_powertools.utilities import parameters
+    @cached_property
+    def _secrets(self) -> Any:
+        """Powertools' Secrets Manager provider (it caches values for max_age), on our retry policy."""
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
+        return SecretsProvider(boto3_client=self._client("secretsmanager"))
+
+    def _secret(self, arn: str | None, *, json: bool) -> Any:
         if not arn:
             return {} if json else ""
-        return parameters.get_secret(arn, transform="json" if json else None, max_age=SECRET_MAX_AGE_SECONDS)
+        return self._secrets.get(arn, transform="json" if json else None, max_age=SECRET_MAX_AGE_SECONDS)
 
     def provider_key(self, provider: ProviderName) -> str:
         keys = self._secret(self.settings.provider_keys_secret_arn, json=True) or {}
@@ -119,15 +133,17 @@ class Runtime:
     @cached_property
     def history(self) -> JobHistory:
         """Recent completion times per kind of job (items `history#<kind>` of the jobs table)."""
-        import boto3
-
         from videohook.job_history import JobHistory
 
-        return JobHistory(boto3.resource("dynamodb").Table(self.settings.jobs_table))
+        return JobHistory(self._table(self.settings.jobs_table))
 
     def video_key(self, tenant_id: str, job_id: str) -> str:
         """Where a job's video is stored in the video bucket."""
         return f"{self.settings.video_key_prefix}{tenant_id}/{job_id}.mp4"
+
+    def incoming_video_key(self, tenant_id: str, job_id: str) -> str:
+        """Where a provider PUTs a job's finished video (zero-copy), until FinalizeVideo moves it."""
+        return f"{self.settings.incoming_key_prefix}{tenant_id}/{job_id}.mp4"
 
     def presigned_video_upload_url(self, key: str, *, expires_in: int) -> str:
         """A presigned PUT of exactly `key` in the video bucket, for a provider that uploads

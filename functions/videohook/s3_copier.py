@@ -7,15 +7,20 @@ the pool when its part is uploaded. The pool holds `max_concurrency + 1` buffers
 allocated once: memory is (max_concurrency + 1) * part_size whatever the video's
 size, and the same for a 64 MiB video as for a 1 GiB one (boto3's managed transfer
 (s3transfer) on a non-seekable stream held a variable number of parts, joined and
-sliced copies of them, and let glibc's heaps grow with the number of parts). Every
-byte is copied once, from the socket's chunk into its part buffer; the parts are sent
-from views of the buffers. The SHA-256 and byte count are computed as the bytes pass.
-A video smaller than one part is a single PutObject.
+sliced copies of them, and let glibc's heaps grow with the number of parts).
+
+Every byte is copied once in this process: from the socket into its part buffer
+(http.client's `readinto`). A full part is handed to botocore as the buffer itself,
+which it checksums, signs and sends in single calls that release the GIL; only a
+short last part goes as a file-like view, read in copies. The SHA-256 and byte count
+are computed once per filled buffer. A video smaller than one part is a single PutObject.
 
 Any failure (non-2xx, truncated or stalled body, not an MP4, S3 errors) raises a
 `VideoCopyError` subclass with a stable `code`; a multipart upload that had been
 started is aborted (after its in-flight parts finished) before the error reaches the
-caller, so no object and no orphaned parts are left behind.
+caller, so no object and no orphaned parts are left behind. A process killed mid-copy
+(a Lambda's timeout, out of memory) aborts nothing: the next attempt aborts the uploads
+of the same key still open before starting its own.
 
 The SHA-256 is returned, not stored as object metadata: metadata must be sent
 when the upload starts and the hash is known only at the end. The caller
@@ -29,8 +34,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
+import contextlib
 import hashlib
+import http.client
 import io
 import logging
 import queue
@@ -38,8 +44,8 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Literal
+from urllib.parse import urljoin, urlsplit
 
-import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict
 
@@ -50,7 +56,7 @@ DEFAULT_PART_SIZE = 8 * MiB
 DEFAULT_CONCURRENCY = 6
 # S3 rejects every part but the last when it is smaller than 5 MiB.
 MIN_PART_SIZE = 5 * MiB
-# Bytes peeked before the upload starts, to check the MP4 signature.
+# Bytes of the first part checked before anything is sent to S3: the MP4 signature.
 _SNIFF_BYTES = 12
 # What boto3's managed transfer sends when the client computes checksums "when supported"
 # (botocore's default): CRC32 per part, listed again in CompleteMultipartUpload.
@@ -102,8 +108,10 @@ class VideoDownloadFailed(VideoCopyError):
     def __init__(self, message: str, *, status_code: int) -> None:
         super().__init__(message)
         self.status_code = status_code
-        # 429 and 5xx may succeed later; 4xx (expired or unknown URL) will not.
-        self.retryable = status_code == 429 or status_code >= 500
+        # 429 and 5xx may succeed later, so may a 404 of a video the provider just finished
+        # (its CDN may not have it yet; FinalizeVideo's retries bound the wait); other 4xx
+        # (an expired or refused URL) will not.
+        self.retryable = status_code in (404, 429) or status_code >= 500
 
 
 class VideoDownloadIncomplete(VideoCopyError):
@@ -131,19 +139,21 @@ class VideoUploadFailed(VideoCopyError):
 
 
 class BodyReader:
-    """Fills part buffers from an iterator of byte chunks (the HTTP body).
+    """Fills part buffers from a source's `readinto` (the HTTP response's: socket -> buffer).
 
     `readinto(buffer)` fills the whole buffer unless the stream ends first: every part
-    but the last is exactly part-sized (a raw HTTP stream returns whatever arrived, often
-    16-64 KiB, and S3 rejects parts under 5 MiB). Every byte is hashed and counted as it
-    is pulled; at the end of the stream `on_eof(total_bytes)` is called and may raise
-    (the length check).
+    but the last is exactly part-sized (a socket returns whatever arrived, often 64 KiB or
+    less, and S3 rejects parts under 5 MiB). The bytes land in the buffer straight from
+    the source, with no intermediate object; each filled buffer is hashed and counted in
+    one call. At the end of the stream (the source's `readinto` returns 0)
+    `on_eof(total_bytes)` is called, once, and may raise (the length check).
     """
 
-    def __init__(self, chunks: Iterator[bytes], *, on_eof: Callable[[int], None] | None = None) -> None:
-        self._chunks = chunks
+    def __init__(
+        self, source: Callable[[memoryview], int], *, on_eof: Callable[[int], None] | None = None
+    ) -> None:
+        self._source = source
         self._on_eof = on_eof
-        self._leftover = memoryview(b"")
         self._eof = False
         self._hash = hashlib.sha256()
         self.bytes_read = 0  # bytes pulled from the source so far
@@ -154,47 +164,23 @@ class BodyReader:
 
     @property
     def at_eof(self) -> bool:
-        return self._eof and not self._leftover
-
-    def _pull(self) -> memoryview | None:
-        """The next non-empty chunk, or None at the end of the stream."""
-        while not self._eof:
-            try:
-                chunk = next(self._chunks)
-            except StopIteration:
-                self._eof = True
-                if self._on_eof is not None:
-                    self._on_eof(self.bytes_read)
-                return None
-            if chunk:
-                self._hash.update(chunk)
-                self.bytes_read += len(chunk)
-                return memoryview(chunk)
-        return None
-
-    def peek(self, size: int) -> bytes:
-        """Up to `size` bytes from the front of the stream, without consuming them."""
-        while len(self._leftover) < size and not self._eof:
-            chunk = self._pull()
-            if chunk is None:
-                break
-            self._leftover = memoryview(bytes(self._leftover) + bytes(chunk))
-        return bytes(self._leftover[:size])
+        return self._eof
 
     def readinto(self, buffer: bytearray | memoryview) -> int:
         """Fill `buffer` from the stream; fewer bytes only at its end. Returns the count."""
         target = memoryview(buffer)
         filled = 0
-        while filled < len(target):
-            if not self._leftover:
-                chunk = self._pull()
-                if chunk is None:
-                    break
-                self._leftover = chunk
-            take = min(len(self._leftover), len(target) - filled)
-            target[filled : filled + take] = self._leftover[:take]
-            self._leftover = self._leftover[take:]
-            filled += take
+        while filled < len(target) and not self._eof:
+            count = self._source(target[filled:])
+            if count:
+                filled += count
+            else:
+                self._eof = True
+        self._hash.update(target[:filled])
+        self.bytes_read += filled
+        if self._eof and self._on_eof is not None:
+            on_eof, self._on_eof = self._on_eof, None
+            on_eof(self.bytes_read)
         return filled
 
 
@@ -274,60 +260,70 @@ def looks_like_mp4(head: bytes) -> bool:
     return len(head) >= 8 and head[4:8] == b"ftyp"
 
 
-def _body_chunks(response: httpx.Response, read_timeout: float) -> Iterator[bytes]:
-    """The decoded body, with httpx transport errors turned into VideoDownloadIncomplete."""
-    try:
-        yield from response.iter_bytes()
-    except httpx.TimeoutException as exc:
-        raise VideoDownloadIncomplete(
-            f"download stalled: no data for {read_timeout:g}s ({type(exc).__name__})"
-        ) from exc
-    except httpx.HTTPError as exc:
-        # RemoteProtocolError ("peer closed connection without sending complete message
-        # body"), ReadError, DecodingError, ...: the body is not complete.
-        raise VideoDownloadIncomplete(f"download interrupted: {type(exc).__name__}: {exc}") from exc
+_REDIRECTS = (301, 302, 303, 307, 308)
+_MAX_REDIRECTS = 10
 
 
-def _expected_length(response: httpx.Response) -> int | None:
-    # With a content-encoding, Content-Length counts encoded bytes, not what we store.
-    encoding = response.headers.get("content-encoding", "identity").strip().lower()
-    if encoding not in ("", "identity"):
-        return None
-    raw = response.headers.get("content-length")
-    if raw is None:
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        return None
-    return value if value >= 0 else None
+def _connection(url: str, connect_timeout: float) -> tuple[http.client.HTTPConnection, str]:
+    """An unconnected connection to `url`'s origin, and the request target (path and query)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise VideoCopyError("the video URL is not an http(s) URL")
+    if parts.scheme == "https":
+        import httpx  # its TLS context: certifi's CA bundle, as for every other request
+
+        context = httpx.create_ssl_context()
+        connection: http.client.HTTPConnection = http.client.HTTPSConnection(
+            parts.hostname, parts.port, timeout=connect_timeout, context=context
+        )
+    else:
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=connect_timeout)
+    return connection, (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
-# glibc's mallopt parameter number for M_MMAP_THRESHOLD (malloc.h).
-_M_MMAP_THRESHOLD = -3
-_MMAP_THRESHOLD_BYTES = 256 * 1024
+@contextlib.contextmanager
+def _get(url: str, *, connect_timeout: float, read_timeout: float) -> Iterator[http.client.HTTPResponse]:
+    """GET `url`, following redirects; the response, its body not read yet.
 
-
-@functools.cache
-def pin_malloc_mmap_threshold() -> bool:
-    """Keep glibc from holding on to freed megabyte-sized blocks.
-
-    botocore reads each part 1 MiB at a time (checksum, payload signature): a transient
-    1 MiB bytes object per read, per upload thread. glibc serves blocks above its mmap
-    threshold (128 KiB) with mmap, but raises the threshold to the size of the first
-    such block freed; from then on these blocks come from per-thread heaps, which are
-    trimmed lazily, and the peak RSS creeps up with the number of parts (measured: +10
-    MiB between a 64 MiB and a 256 MiB copy). A fixed threshold, which also turns the
-    adjustment off, keeps the peak flat whatever the video's size. Process-wide, once; a
-    no-op where malloc is not glibc's.
+    The standard library's client rather than httpx: its `readinto` puts the body straight
+    from the socket into the part buffers, where httpx (httpcore, h11) hands it over in 64
+    KiB `bytes` objects, copied twice on the way (measured: about 1.5 s more CPU per GiB,
+    taken from the upload threads). `read_timeout` is set on the socket once connected:
+    the longest silence tolerated in any read.
     """
-    try:
-        import ctypes
+    for _ in range(_MAX_REDIRECTS + 1):
+        connection, target = _connection(url, connect_timeout)
+        try:
+            connection.connect()
+            connection.sock.settimeout(read_timeout)
+            # identity: the bytes are stored as served and checked against Content-Length.
+            connection.request(
+                "GET", target, headers={"Accept-Encoding": "identity", "User-Agent": "videohook"}
+            )
+            response = connection.getresponse()
+            location = response.getheader("Location")
+            if response.status not in _REDIRECTS or not location:
+                yield response
+                return
+            url = urljoin(url, location)
+        finally:
+            connection.close()
+    raise VideoDownloadFailed(f"more than {_MAX_REDIRECTS} redirects", status_code=response.status)
 
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return False
-    return bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES))
+
+def _source(response: http.client.HTTPResponse, read_timeout: float) -> Callable[[memoryview], int]:
+    """The response's `readinto`, with transport errors turned into VideoDownloadIncomplete."""
+
+    def readinto(target: memoryview) -> int:
+        try:
+            return response.readinto(target)
+        except TimeoutError as exc:
+            raise VideoDownloadIncomplete(f"download stalled: no data for {read_timeout:g}s") from exc
+        except (OSError, http.client.HTTPException) as exc:
+            # ConnectionResetError, IncompleteRead (a chunked body cut short), ...
+            raise VideoDownloadIncomplete(f"download interrupted: {type(exc).__name__}") from exc
+
+    return readinto
 
 
 def _checksums(s3_client: Any) -> dict[str, str]:
@@ -336,6 +332,33 @@ def _checksums(s3_client: Any) -> dict[str, str]:
     if getattr(mode, "request_checksum_calculation", "when_supported") == "when_supported":
         return {"ChecksumAlgorithm": _CHECKSUM}
     return {}
+
+
+def _abort_stale_uploads(s3_client: Any, bucket: str, key: str) -> int:
+    """Abort the multipart uploads of `key` left open by an earlier attempt; return how many.
+
+    A Lambda killed by its timeout or by running out of memory runs no `except` or `finally`:
+    its upload stays open, and its parts are billed until the bucket's lifecycle rule
+    (AbortIncompleteMultipartUpload, the backstop) removes them. The next attempt clears them
+    before starting its own. An attempt still running elsewhere (a duplicate) loses its
+    upload: its next part or its completion fails (NoSuchUpload), and it is retried.
+    """
+    aborted = 0
+    for page in s3_client.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=key):
+        for upload in page.get("Uploads", []):
+            if upload["Key"] != key:  # a longer key with this one as its prefix
+                continue
+            try:
+                s3_client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload["UploadId"])
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "NoSuchUpload":
+                    raise
+            aborted += 1
+    if aborted:
+        logger.warning(
+            "aborted multipart uploads an earlier attempt left open", extra={"key": key, "uploads": aborted}
+        )
+    return aborted
 
 
 def _upload_parts(
@@ -351,6 +374,7 @@ def _upload_parts(
     max_concurrency: int,
 ) -> None:
     """A multipart upload of `first` and the rest of `reader`; aborted on any failure."""
+    _abort_stale_uploads(s3_client, bucket, key)
     checksum = _checksums(s3_client)
     upload_id = s3_client.create_multipart_upload(
         Bucket=bucket, Key=key, ContentType=content_type, **checksum
@@ -361,10 +385,10 @@ def _upload_parts(
         try:
             if failed.is_set():
                 raise VideoUploadFailed("upload abandoned: another part failed")
-            with PartBody(buffer, length) as body:
-                answer = s3_client.upload_part(
-                    Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body, **checksum
-                )
+            body = buffer if length == len(buffer) else PartBody(buffer, length)
+            answer = s3_client.upload_part(
+                Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body, **checksum
+            )
             part = {"PartNumber": number, "ETag": answer["ETag"]}
             for name in ("ChecksumCRC32", "ChecksumCRC32C", "ChecksumSHA1", "ChecksumSHA256"):
                 if answer.get(name):
@@ -415,7 +439,6 @@ def copy_url_to_s3(
     bucket: str,
     key: str,
     s3_client: Any,
-    http_client: httpx.Client,
     part_size: int = DEFAULT_PART_SIZE,
     max_concurrency: int = DEFAULT_CONCURRENCY,
     content_type: str = "video/mp4",
@@ -436,19 +459,13 @@ def copy_url_to_s3(
     if max_concurrency < 1:
         raise ValueError("max_concurrency must be at least 1")
 
-    pin_malloc_mmap_threshold()
-    timeout = httpx.Timeout(connect_timeout, read=read_timeout)
-    # identity: we store the bytes exactly as served and can check them against Content-Length.
-    headers = {"accept-encoding": "identity"}
     try:
-        with http_client.stream(
-            "GET", source_url, headers=headers, timeout=timeout, follow_redirects=True
-        ) as response:
-            if not response.is_success:
+        with _get(source_url, connect_timeout=connect_timeout, read_timeout=read_timeout) as response:
+            if not 200 <= response.status < 300:
                 raise VideoDownloadFailed(
-                    f"source answered HTTP {response.status_code}", status_code=response.status_code
+                    f"source answered HTTP {response.status}", status_code=response.status
                 )
-            expected = _expected_length(response)
+            expected = response.length  # Content-Length; None when chunked or absent
 
             def check_length(received: int) -> None:
                 if expected is not None and received != expected:
@@ -456,14 +473,13 @@ def copy_url_to_s3(
                         f"download incomplete: received {received} of {expected} bytes"
                     )
 
-            reader = BodyReader(_body_chunks(response, read_timeout), on_eof=check_length)
-            # Sniff before anything is created in S3: a wrong body costs no S3 request.
-            if not looks_like_mp4(reader.peek(_SNIFF_BYTES)):
-                raise VideoNotMp4("the downloaded file is not an MP4 (no 'ftyp' box at offset 4)")
-
+            reader = BodyReader(_source(response, read_timeout), on_eof=check_length)
             pool = _BufferPool(_buffer_count(expected, part_size, max_concurrency), part_size)
             first = pool.take()
             length = reader.readinto(first)
+            # Sniffed before anything is created in S3: a wrong body costs no S3 request.
+            if not looks_like_mp4(bytes(first[: min(length, _SNIFF_BYTES)])):
+                raise VideoNotMp4("the downloaded file is not an MP4 (no 'ftyp' box at offset 4)")
             try:
                 if length < part_size:  # the whole video fits in one part: one PutObject
                     with PartBody(first, length) as body:
@@ -488,15 +504,13 @@ def copy_url_to_s3(
                     )
             except VideoCopyError:
                 raise
-            except httpx.HTTPError as exc:  # defensive: _body_chunks translates these
-                raise VideoDownloadIncomplete(f"download interrupted: {type(exc).__name__}") from exc
             except (ClientError, BotoCoreError, OSError) as exc:
                 raise VideoUploadFailed(f"upload to S3 failed: {type(exc).__name__}: {exc}") from exc
     except VideoCopyError:
         raise
-    except httpx.TimeoutException as exc:
+    except TimeoutError as exc:
         raise VideoDownloadIncomplete(f"download timed out before the body: {type(exc).__name__}") from exc
-    except httpx.HTTPError as exc:
+    except (OSError, http.client.HTTPException) as exc:
         raise VideoDownloadIncomplete(f"download failed: {type(exc).__name__}: {exc}") from exc
 
     logger.info(
@@ -538,66 +552,128 @@ def _missing(error: ClientError) -> bool:
     return code in ("404", "NoSuchKey", "NotFound") or status == 404
 
 
+def _inspect_upload(s3_client: Any, bucket: str, key: str) -> tuple[int, str | None, dict[str, Any]] | None:
+    """HEAD and the first 12 bytes of an uploaded video: (size, ETag, HEAD answer), or None if
+    it is missing, empty or not an MP4 (the caller then copies from the provider's URL)."""
+    try:
+        head = s3_client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+    except ClientError as error:
+        if _missing(error):
+            return None
+        raise
+    size = int(head.get("ContentLength") or 0)
+    if size <= 0:
+        logger.warning("the provider's upload is empty: copying instead", extra={"key": key})
+        return None
+    etag = head.get("ETag")
+    ranged = {"IfMatch": etag} if etag else {}
+    first = s3_client.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{_SNIFF_BYTES - 1}", **ranged)
+    if not looks_like_mp4(first["Body"].read()):
+        logger.warning("the provider's upload is not an MP4: copying instead", extra={"key": key})
+        return None
+    return size, etag, head
+
+
+def _copy_with_sha256(
+    s3_client: Any, bucket: str, source_key: str, key: str, etag: str | None, content_type: str
+) -> str | None:
+    """CopyObject source -> key (server side) with S3 computing the SHA-256, conditional on the
+    ETag that was inspected; the hex digest, or None if S3 gave none."""
+    copy_args = {"CopySourceIfMatch": etag} if etag else {}
+    answer = s3_client.copy_object(
+        Bucket=bucket,
+        Key=key,
+        CopySource={"Bucket": bucket, "Key": source_key},
+        ChecksumAlgorithm="SHA256",
+        MetadataDirective="REPLACE",
+        ContentType=content_type,
+        **copy_args,
+    )
+    return _sha256_from_s3(answer.get("CopyObjectResult", {}).get("ChecksumSHA256"))
+
+
+def _hash_object(s3_client: Any, bucket: str, key: str) -> tuple[str, int]:
+    """Stream the object once through here (an S3-compatible store without checksums)."""
+    digest, read = hashlib.sha256(), 0
+    body = s3_client.get_object(Bucket=bucket, Key=key)["Body"]
+    for chunk in iter(lambda: body.read(1024 * 1024), b""):
+        digest.update(chunk)
+        read += len(chunk)
+    return digest.hexdigest(), read
+
+
 def verify_uploaded_video(
     *, bucket: str, key: str, s3_client: Any, content_type: str = "video/mp4"
 ) -> CopyResult | None:
-    """Check a video the provider PUT to s3://bucket/key; None if it is missing or unusable.
+    """Check a video already at s3://bucket/key (an earlier attempt's); None if it is missing
+    or unusable.
 
     Nothing is downloaded through this process but the first 12 bytes:
 
     1. HEAD: the object exists and is not empty;
     2. a ranged GET of bytes 0-11: an MP4 `ftyp` box;
-    3. the SHA-256 is computed by S3: a CopyObject of the object onto itself with
-       ChecksumAlgorithm=SHA256 (server side, conditional on the ETag seen in step 1, so
-       the hash is of the verified object). It also sets Content-Type, whatever the
-       provider's PUT sent. Only if S3 gives no checksum (an S3-compatible store that
-       lacks the feature) is the object streamed once through here to hash it.
+    3. the SHA-256 is S3's: the object's own full-object checksum, or a CopyObject of the
+       object onto itself with ChecksumAlgorithm=SHA256 (server side, conditional on the
+       ETag seen in step 1, so the hash is of the verified object). Only if S3 gives no
+       checksum (an S3-compatible store that lacks the feature) is the object streamed
+       once through here to hash it.
 
-    None means "copy it from the provider's URL instead" (the caller's fallback, which
-    overwrites whatever is there). Errors other than a missing object raise
-    VideoUploadFailed (retryable).
+    Errors other than a missing object raise VideoUploadFailed (retryable).
     """
     try:
-        head = s3_client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
-        size = int(head.get("ContentLength") or 0)
-        if size <= 0:
-            logger.warning("the provider's upload is empty: copying instead", extra={"key": key})
+        inspected = _inspect_upload(s3_client, bucket, key)
+        if inspected is None:
             return None
-        etag = head.get("ETag")
-        ranged = {"IfMatch": etag} if etag else {}
-        first = s3_client.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{_SNIFF_BYTES - 1}", **ranged)
-        header = first["Body"].read()
-        read = len(header)
-        if not looks_like_mp4(header):
-            logger.warning("the provider's upload is not an MP4: copying instead", extra={"key": key})
-            return None
+        size, etag, head = inspected
+        read = _SNIFF_BYTES
         sha256 = None
         if head.get("ChecksumType", "FULL_OBJECT") == "FULL_OBJECT":
             sha256 = _sha256_from_s3(head.get("ChecksumSHA256"))
         if sha256 is None and size <= MAX_COPY_OBJECT_BYTES:
-            copy_args = {"CopySourceIfMatch": etag} if etag else {}
-            answer = s3_client.copy_object(
-                Bucket=bucket,
-                Key=key,
-                CopySource={"Bucket": bucket, "Key": key},
-                ChecksumAlgorithm="SHA256",
-                MetadataDirective="REPLACE",
-                ContentType=content_type,
-                **copy_args,
-            )
-            sha256 = _sha256_from_s3(answer.get("CopyObjectResult", {}).get("ChecksumSHA256"))
+            sha256 = _copy_with_sha256(s3_client, bucket, key, key, etag, content_type)
         if sha256 is None:
-            digest = hashlib.sha256()
-            body = s3_client.get_object(Bucket=bucket, Key=key, **ranged)["Body"]
-            for chunk in iter(lambda: body.read(1024 * 1024), b""):
-                digest.update(chunk)
-                read += len(chunk)
-            sha256 = digest.hexdigest()
+            sha256, hashed = _hash_object(s3_client, bucket, key)
+            read += hashed
+    except ClientError as error:
+        raise VideoUploadFailed(f"could not verify the stored video: {error}") from error
+    logger.info("verified the stored video", extra={"bucket": bucket, "key": key, "bytes": size})
+    return _provider_upload(bucket, key, size, sha256, content_type, read)
+
+
+def move_uploaded_video(
+    *, bucket: str, source_key: str, key: str, s3_client: Any, content_type: str = "video/mp4"
+) -> CopyResult | None:
+    """Verify the video a provider PUT to `source_key` (zero-copy) and move it to `key`, server
+    side: a CopyObject with S3 computing the SHA-256 (of exactly the inspected object), then
+    the source is deleted. None if it is missing or unusable (copy from the provider's URL
+    instead). Until it is moved, a provider's upload is never under the job's video key: a
+    job that fails leaves nothing there (the incoming/ prefix expires on its own).
+
+    Errors other than a missing source raise VideoUploadFailed (retryable).
+    """
+    try:
+        inspected = _inspect_upload(s3_client, bucket, source_key)
+        if inspected is None or inspected[0] > MAX_COPY_OBJECT_BYTES:
+            return None  # larger than one CopyObject: copy it from the provider instead
+        size, etag, _ = inspected
+        read = _SNIFF_BYTES
+        sha256 = _copy_with_sha256(s3_client, bucket, source_key, key, etag, content_type)
+        if sha256 is None:
+            sha256, hashed = _hash_object(s3_client, bucket, key)
+            read += hashed
+        s3_client.delete_object(Bucket=bucket, Key=source_key)
     except ClientError as error:
         if _missing(error):
-            return None
-        raise VideoUploadFailed(f"could not verify the provider's upload: {error}") from error
-    logger.info("verified the provider's upload", extra={"bucket": bucket, "key": key, "bytes": size})
+            return None  # moved away meanwhile; the caller finds the video key or copies
+        raise VideoUploadFailed(f"could not move the provider's upload: {error}") from error
+    logger.info("moved the provider's upload", extra={"bucket": bucket, "key": key, "bytes": size})
+    return _provider_upload(bucket, key, size, sha256, content_type, read)
+
+
+def _provider_upload(
+    bucket: str, key: str, size: int, sha256: str, content_type: str, read: int
+) -> CopyResult:
+    """A video that got to S3 without crossing this process (`read`: bytes read to verify it)."""
     return CopyResult(
         bucket=bucket,
         key=key,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import math
 import random
@@ -17,7 +18,7 @@ from aws_lambda_powertools import Logger
 
 from videohook import polling, telemetry
 from videohook.errors import ApiError
-from videohook.job_store import JobAlreadyTerminal, JobNotFound
+from videohook.job_store import SUBMISSION_IN_PROGRESS, JobAlreadyTerminal, JobNotFound
 from videohook.models import (
     KNOWN_MODELS,
     MAX_IMAGE_BYTES,
@@ -29,10 +30,12 @@ from videohook.models import (
     CreateUploadRequest,
     CreateVideoRequest,
     Job,
+    JobError,
     JobList,
     JobStatus,
     JobView,
     ProviderName,
+    ReconcileReport,
     UploadView,
     WorkflowInput,
     utc_now,
@@ -42,7 +45,9 @@ from videohook.providers.base import (
     GenerationRequest,
     ProviderAuthError,
     ProviderError,
+    ProviderMalformed,
     ProviderRejected,
+    ProviderTimeout,
     ProviderTransient,
     ProviderUnsupported,
 )
@@ -52,6 +57,8 @@ logger = Logger(service="videohook")
 
 DATA_URI = re.compile(r"^data:image/(png|jpeg|webp);base64,(?P<data>[A-Za-z0-9+/=\s]+)$")
 SUBMIT_ATTEMPTS = 3
+# Submit errors after which the provider may have started the job.
+MAY_HAVE_STARTED = (ProviderTimeout, ProviderMalformed)
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 IDEMPOTENCY_KEY_FIELD = "Idempotency-Key"
 # A duplicate that finds its twin still in progress waits this long (times the time scale,
@@ -259,7 +266,9 @@ def _provider_submit(
             with telemetry.provider_request(provider, "submit", job_id=job_id):
                 return adapter.submit(request)
         except ProviderTransient as error:
-            if attempt == SUBMIT_ATTEMPTS:
+            # Sent but unanswered, or answered unreadably: the provider may have started a
+            # paid job, so another attempt could start a second one.
+            if attempt == SUBMIT_ATTEMPTS or isinstance(error, MAY_HAVE_STARTED):
                 raise
             delay = error.retry_after if error.retry_after is not None else 0.5 * 2**attempt
             delay = min(delay, 5.0) * random.uniform(0.5, 1.0)
@@ -299,12 +308,41 @@ def submit_job(runtime: Runtime, request: CreateVideoRequest, *, tenant_id: str)
     return _start_job(runtime, request, _prepare(runtime, request, tenant_id=tenant_id), tenant_id=tenant_id)
 
 
-def _start_job(runtime: Runtime, request: CreateVideoRequest, prepared: _Prepared, *, tenant_id: str) -> Job:
+def _claim_id(tenant_id: str, idempotency_key: str) -> str:
+    return hashlib.sha256(f"{tenant_id}\0{idempotency_key}".encode()).hexdigest()
+
+
+def _start_job(
+    runtime: Runtime,
+    request: CreateVideoRequest,
+    prepared: _Prepared,
+    *,
+    tenant_id: str,
+    idempotency_key: str | None = None,
+) -> Job:
+    """Create the job, start the provider's, then the workflow; each step recorded first.
+
+    With an Idempotency-Key the job id is claimed for the key before anything else: a retry
+    after a crash (the first attempt's idempotency record is gone, so this runs again) finds
+    the same job and resumes its submit instead of starting a second paid provider job.
+    """
     settings = runtime.settings
     provider = prepared.provider
     now = utc_now()
+    job_id = new_job_id(now)
+    if idempotency_key is not None:
+        job_id = runtime.store.claim(
+            _claim_id(tenant_id, idempotency_key),
+            job_id,
+            now=now,
+            expires_at=now + timedelta(seconds=settings.idempotency_ttl_seconds),
+        )
+        try:
+            return resume_submission(runtime, runtime.store.get(job_id))
+        except JobNotFound:
+            pass  # a new claim, or its first attempt was refused by the provider
     job = Job(
-        id=new_job_id(now),
+        id=job_id,
         tenant_id=tenant_id,
         provider=provider,
         prompt=request.prompt,
@@ -321,6 +359,7 @@ def _start_job(runtime: Runtime, request: CreateVideoRequest, prepared: _Prepare
         created_at=now,
         updated_at=now,
         deadline_at=now + timedelta(seconds=settings.job_deadline_seconds * settings.time_scale),
+        submission=SUBMISSION_IN_PROGRESS,
     )
     telemetry.bind_job(job.id)
     # The record exists before the paid provider call, so nothing the provider accepted goes unrecorded.
@@ -334,10 +373,11 @@ def _start_job(runtime: Runtime, request: CreateVideoRequest, prepared: _Prepare
         image_url=prepared.image_url,
         reference_images=tuple(request.reference_images) if request.reference_images else None,
         user=request.user,
-        # Zero-copy: a provider that can PUT the finished video gets a presigned URL of its
-        # final key (valid until the job's deadline); FinalizeVideo then only verifies it.
+        # Zero-copy: a provider that can PUT the finished video gets a presigned URL of the
+        # job's incoming key (valid until the job's deadline); FinalizeVideo verifies it and
+        # moves it to the video key, server side.
         upload_url=runtime.presigned_video_upload_url(
-            runtime.video_key(tenant_id, job.id),
+            runtime.incoming_video_key(tenant_id, job.id),
             expires_in=int((job.deadline_at - now).total_seconds()) + 300,
         )
         if contract_of(provider, settings) in SUPPORTS_UPLOAD_URL
@@ -345,7 +385,14 @@ def _start_job(runtime: Runtime, request: CreateVideoRequest, prepared: _Prepare
     )
     try:
         request_id = _provider_submit(runtime, provider, generation, job_id=job.id)
+    except MAY_HAVE_STARTED as error:
+        # Not retried (see _provider_submit) and not lost: the job ends failed, announced
+        # like any other end, and the caller gets it (202) rather than an error to retry.
+        logger.warning("provider submit outcome unknown", extra={"code": error.code})
+        code = "provider_submit_timeout" if isinstance(error, ProviderTimeout) else error.code
+        return _fail_submission(runtime, job, code, SUBMIT_OUTCOME_UNKNOWN.format(error=error.message))
     except ProviderError as error:
+        # The provider answered no: nothing was started, so nothing stays recorded.
         runtime.store.delete(job.id)
         raise _submit_error(error) from error
     job.provider_request_id = request_id
@@ -356,20 +403,103 @@ def _start_job(runtime: Runtime, request: CreateVideoRequest, prepared: _Prepare
         # Canceled (found through the list) while the provider was called: the cancel's own
         # execution announces it; this job needs no workflow of its own.
         logger.info("job canceled during submit", extra={"provider_request_id": request_id})
+        runtime.store.end_submission(job.id)
         return runtime.store.get(job.id)
-    runtime.sfn.start_execution(
-        stateMachineArn=settings.state_machine_arn,
-        name=job.id,
-        input=WorkflowInput(
-            job_id=job.id, wait_seconds=polling.first_wait_seconds(job.duration, job.resolution)
-        ).model_dump_json(),
-    )
     logger.info("job submitted", extra={"provider": provider.value, "provider_request_id": request_id})
+    return _start_workflow(runtime, job)
+
+
+# What a retried submit or the reconciler tells the caller when the provider call's outcome was lost.
+SUBMIT_OUTCOME_UNKNOWN = (
+    "the provider did not confirm the job ({error}); it may have started it, so videohook did not "
+    "submit it again (that could bill you twice). Submit again with a new Idempotency-Key."
+)
+SUBMIT_INTERRUPTED = (
+    "the submit was interrupted while the provider was being called; videohook cannot tell whether "
+    "the provider started the job and did not submit it again (that could bill you twice). "
+    "Submit again with a new Idempotency-Key."
+)
+
+
+def _start_workflow(runtime: Runtime, job: Job, *, wait_seconds: int | None = None) -> Job:
+    """Start the job's execution (named after the job: at most one), then end the submit."""
+    if wait_seconds is None:
+        wait_seconds = polling.first_wait_seconds(job.duration, job.resolution)
+    sfn = runtime.sfn
+    try:
+        sfn.start_execution(
+            stateMachineArn=runtime.settings.state_machine_arn,
+            name=job.id,
+            input=WorkflowInput(job_id=job.id, wait_seconds=wait_seconds).model_dump_json(),
+        )
+    except sfn.exceptions.ExecutionAlreadyExists:
+        # Started by an earlier attempt that died before recording it (AWS answers this only
+        # when the input differs; an identical start is answered with the execution itself).
+        logger.info("workflow already started")
+    runtime.store.end_submission(job.id)
+    job.submission = None
+    if job.status.is_terminal:
+        return job  # the execution announces the end
     telemetry.job_submitted(job)
     from videohook.notifications import emit_event  # notifications renders jobs with this module
 
     emit_event(runtime, job)  # video.queued
     return job
+
+
+def _fail_submission(runtime: Runtime, job: Job, code: str, message: str) -> Job:
+    """End a job whose provider call has an unknown outcome: failed, announced by its workflow
+    (whose first poll finds it terminal and publishes video.failed, webhook included)."""
+    now = utc_now()
+    job.status = JobStatus.FAILED
+    job.error = JobError(code=code, message=message)
+    job.updated_at = job.completed_at = now
+    try:
+        runtime.store.update(job)
+    except JobAlreadyTerminal:
+        runtime.store.end_submission(job.id)
+        return runtime.store.get(job.id)  # canceled meanwhile: the cancel announces it
+    telemetry.job_finished(job)
+    return _start_workflow(runtime, job, wait_seconds=0)
+
+
+def resume_submission(runtime: Runtime, job: Job) -> Job:
+    """Finish a submit that died half-way (a retried request, or the reconciler).
+
+    The provider accepted (its request id is recorded): start the workflow, whose first poll,
+    at once, checks the provider and takes the job to its end. No request id: whether the
+    provider started the job is unknowable, so it fails (never resubmitted: that could be a
+    second paid job).
+    """
+    if job.submission is None:
+        return job  # the submit finished
+    telemetry.bind_job(job.id)
+    if job.status.is_terminal:
+        runtime.store.end_submission(job.id)
+        job.submission = None
+        return job
+    if job.provider_request_id is not None:
+        logger.info("resuming a submit", extra={"provider_request_id": job.provider_request_id})
+        return _start_workflow(runtime, job, wait_seconds=0)
+    logger.warning("failing a submit interrupted during the provider call")
+    return _fail_submission(runtime, job, "submission_interrupted", SUBMIT_INTERRUPTED)
+
+
+def reconcile_submissions(runtime: Runtime, *, now: datetime | None = None) -> ReconcileReport:
+    """The scheduled sweep: every submit unfinished for longer than a submit can live is resumed
+    or failed (`resume_submission`), each with its webhook."""
+    now = now or utc_now()
+    report = ReconcileReport()
+    cutoff = now - timedelta(seconds=runtime.settings.submission_grace)
+    for job in runtime.store.unfinished_submissions(started_before=cutoff):
+        report.examined += 1
+        try:
+            ended = resume_submission(runtime, job)
+        except Exception:  # noqa: BLE001 - one bad job must not stop the sweep; the next run retries it
+            logger.exception("could not reconcile a submit", extra={"job_id": job.id})
+            continue
+        (report.failed if ended.status is JobStatus.FAILED else report.resumed).append(job.id)
+    return report
 
 
 def create_job(
@@ -392,7 +522,11 @@ def create_job(
             tenant_id=tenant_id,
             key=idempotency_key,
             request=request.model_dump(mode="json", exclude_none=True),
-            start=lambda: _start_job(runtime, request, prepared, tenant_id=tenant_id).id,
+            start=lambda: (
+                _start_job(
+                    runtime, request, prepared, tenant_id=tenant_id, idempotency_key=idempotency_key
+                ).id
+            ),
             max_wait_seconds=max(
                 MIN_IN_PROGRESS_WAIT_SECONDS, IN_PROGRESS_WAIT_SECONDS * runtime.settings.time_scale
             ),

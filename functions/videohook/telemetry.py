@@ -7,8 +7,10 @@ Everything goes through AWS Lambda Powertools:
   workflow's execution, so one id finds the job's logs, traces, metrics and execution).
   The keys are bound per invocation and per thread, so they neither survive into the
   next invocation of a warm container nor leak between the local stack's threads.
-- `tracer`: X-Ray segments, annotated with `job_id`. Off outside Lambda and wherever
-  POWERTOOLS_TRACE_DISABLED is set (the local stack sets it).
+- `tracer()`: X-Ray segments, annotated with `job_id`. Off outside Lambda and wherever
+  POWERTOOLS_TRACE_DISABLED is set (the local stack sets it). Created on first use, not
+  at import: a Powertools Tracer imports the X-Ray SDK and builds a botocore session,
+  0.3-0.5 s that every handler's cold import would pay.
 - Metrics: namespace `videohook`, dimension `service`. Each helper below writes one EMF
   document on stdout right away (with `job_id` as a searchable property, never as a
   dimension); CloudWatch turns the log line into metrics. Documents are per event, not
@@ -31,16 +33,19 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools import Tracer
+
     from videohook.models import Job, JobStatus
     from videohook.runtime import Runtime
 
@@ -57,7 +62,6 @@ class _InvocationMetrics(AmazonCloudWatchEMFProvider):
 
 
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
 # What Powertools adds per invocation (the ColdStart metric) and flushes at its end. The
 # helpers below write their own documents instead, so that concurrent invocations (the
 # local stack runs handlers in threads) never share a metric set.
@@ -112,6 +116,21 @@ INVOCATION_KEYS = ("job_id", "correlation_id", "function_name", "function_reques
 
 # ---- handlers ------------------------------------------------------------------------
 
+_tracer_lock = threading.Lock()
+
+
+@functools.cache
+def _create_tracer() -> Tracer:
+    from aws_lambda_powertools import Tracer
+
+    return Tracer(service=SERVICE)
+
+
+def tracer() -> Tracer:
+    """The X-Ray tracer, created (and botocore patched) by the first call in the process."""
+    with _tracer_lock:  # the local stack runs handlers in threads: create and patch once
+        return _create_tracer()
+
 
 def instrument(handler: Handler) -> Handler:
     """Wrap a Lambda handler: logger context, X-Ray and metrics flushing, the job id bound.
@@ -119,12 +138,11 @@ def instrument(handler: Handler) -> Handler:
     Equivalent to stacking, outermost first,
 
         @logger.inject_lambda_context(clear_state=True)   # no keys survive the last invocation
-        @tracer.capture_lambda_handler
+        @tracer().capture_lambda_handler                  # applied at the first invocation
         @metrics.log_metrics(capture_cold_start_metric=True)
 
-    around a wrapper that binds the event's `job_id` (state machine tasks all carry one)
-    or, for API Gateway events, uses the request id as correlation id until `bind_job`.
-    Put it above `@event_parser`: it reads the raw event.
+    around a wrapper that binds the raw event's `job_id` (state machine tasks all carry
+    one) or, for API Gateway events, uses the request id as correlation id until `bind_job`.
     """
 
     @functools.wraps(handler)
@@ -149,9 +167,18 @@ def instrument(handler: Handler) -> Handler:
         finally:
             logger.thread_safe_remove_keys(INVOCATION_KEYS)
 
-    wrapped = metrics.log_metrics(invoke, capture_cold_start_metric=True)
-    wrapped = tracer.capture_lambda_handler(wrapped)
-    wrapped = logger.inject_lambda_context(wrapped, clear_state=True)
+    metered = metrics.log_metrics(invoke, capture_cold_start_metric=True)
+
+    @functools.cache
+    def traced_handler() -> Callable[..., Any]:
+        return tracer().capture_lambda_handler(metered)
+
+    @functools.wraps(handler)
+    def traced(event: Any, context: Any) -> Any:
+        # Wrapped at the first invocation, not at import: that is when the tracer is created.
+        return traced_handler()(event, context)
+
+    wrapped = logger.inject_lambda_context(traced, clear_state=True)
     setattr(wrapped, INSTRUMENTED, True)
     return wrapped  # type: ignore[no-any-return]
 
@@ -163,7 +190,7 @@ def is_instrumented(handler: Callable[..., Any]) -> bool:
 def bind_job(job_id: str) -> None:
     """From here to the end of the invocation, every log line carries `job_id` (as correlation id too)."""
     logger.thread_safe_append_keys(job_id=job_id, correlation_id=job_id)
-    tracer.put_annotation(key="job_id", value=job_id)
+    tracer().put_annotation(key="job_id", value=job_id)
 
 
 # ---- metrics ---------------------------------------------------------------------------

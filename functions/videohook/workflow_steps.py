@@ -178,12 +178,18 @@ def finalize_job(runtime: Runtime, job_id: str) -> FinalizeResult:
     """Store the provider's video in the bucket, then mark the job succeeded.
 
     If the provider already uploaded it (the presigned `output.upload_url` given at
-    submit), it is only verified: size, MP4 header, SHA-256 computed by S3; nothing is
-    copied. Otherwise, or if that object is missing or unusable, it is copied from the
-    provider's URL. Transient copy errors propagate so that the state machine retries
-    this step; a job is never succeeded unless the full, verified object is in S3.
+    submit, to the job's incoming key), it is verified (size, MP4 header, SHA-256 computed
+    by S3) and moved to the video key server side: no video byte goes through here.
+    Otherwise, or if that object is missing or unusable, it is copied from the provider's
+    URL. Transient copy errors propagate so that the state machine retries this step; a
+    job is never succeeded unless the full, verified object is in S3.
     """
-    from videohook.s3_copier import VideoCopyError, copy_url_to_s3, verify_uploaded_video
+    from videohook.s3_copier import (
+        VideoCopyError,
+        copy_url_to_s3,
+        move_uploaded_video,
+        verify_uploaded_video,
+    )
 
     job = runtime.store.get(job_id)
     telemetry.bind_job(job.id)
@@ -191,15 +197,14 @@ def finalize_job(runtime: Runtime, job_id: str) -> FinalizeResult:
         return FinalizeResult(job_id=job.id, status=job.status)
     bucket, key = runtime.settings.video_bucket, runtime.video_key(job.tenant_id, job.id)
     try:
-        # Also finds the object an earlier attempt of this step stored: a retry copies nothing.
+        # An earlier attempt of this step may have stored it: then a retry copies nothing.
         stored = verify_uploaded_video(bucket=bucket, key=key, s3_client=runtime.s3)
         if stored is None:
+            incoming = runtime.incoming_video_key(job.tenant_id, job.id)
+            stored = move_uploaded_video(bucket=bucket, source_key=incoming, key=key, s3_client=runtime.s3)
+        if stored is None:
             stored = copy_url_to_s3(
-                source_url=job.provider_video_url or "",
-                bucket=bucket,
-                key=key,
-                s3_client=runtime.s3,
-                http_client=runtime.http,
+                source_url=job.provider_video_url or "", bucket=bucket, key=key, s3_client=runtime.s3
             )
     except VideoCopyError as error:
         if error.retryable:

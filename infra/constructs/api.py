@@ -26,7 +26,7 @@ from constructs import Construct
 
 from infra.constructs import LOG_RETENTION, LambdaFactory, acknowledge, ref, set_logical_id
 from infra.constructs.notifications import Notifications
-from infra.constructs.storage import UPLOAD_KEY_PREFIX, Storage
+from infra.constructs.storage import INCOMING_KEY_PREFIX, UPLOAD_KEY_PREFIX, Storage
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,8 @@ class Api(Construct):
         storage.video_bucket.grant_read(self.function)  # presigned GET of finished videos and uploads
         # Presigned PUTs of POST /v1/uploads are signed by this role: put on the uploads prefix only.
         storage.video_bucket.grant_put(self.function, f"{UPLOAD_KEY_PREFIX}*")
-        # Zero-copy: submit hands providers that can upload a presigned PUT for the job's video key.
-        storage.video_bucket.grant_put(self.function, "videos/*")
+        # Zero-copy: submit hands providers that can upload a presigned PUT of the job's incoming key.
+        storage.video_bucket.grant_put(self.function, f"{INCOMING_KEY_PREFIX}*")
         notifications.provider_keys_secret.grant_read(self.function)
         state_machine.grant_start_execution(self.function)
         # Cancel stops the job's execution (the second, `<id>-canceled`, is a StartExecution).
@@ -231,9 +231,9 @@ class Api(Construct):
         )
         acknowledge(
             role,
-            f"AwsSolutions-IAM5[Resource::{ref(storage.video_bucket)}/videos/*]",
+            f"AwsSolutions-IAM5[Resource::{ref(storage.video_bucket)}/{INCOMING_KEY_PREFIX}*]",
             "Zero-copy: submit presigns the S3 PUT that a provider uploads the finished video with, "
-            "signed by this role: s3:PutObject on the videos/ prefix of the video bucket only.",
+            "signed by this role: s3:PutObject on the incoming/ prefix of the video bucket only.",
         )
         acknowledge(
             role,

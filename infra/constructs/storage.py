@@ -11,6 +11,10 @@ from infra.constructs import acknowledge, set_logical_id
 
 VIDEO_KEY_PREFIX = "videos/"  # Settings.video_key_prefix
 UPLOAD_KEY_PREFIX = "uploads/"  # Settings.upload_key_prefix: images PUT through POST /v1/uploads
+# Settings.incoming_key_prefix: where a provider PUTs a finished video (zero-copy); FinalizeVideo
+# moves it under videos/ once verified, so a failed job never leaves a video under videos/.
+INCOMING_KEY_PREFIX = "incoming/"
+INCOMING_RETENTION_DAYS = 1
 UPLOAD_RETENTION_DAYS = 1
 
 
@@ -37,6 +41,14 @@ class Storage(Construct):
             partition_key=dynamodb.Attribute(name="tenant_id", type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name="created_at", type=dynamodb.AttributeType.STRING),
             projection_type=dynamodb.ProjectionType.ALL,
+        )
+        # Sparse: only jobs whose submit has not finished carry `submission`; the reconciler
+        # queries it for submits that died half-way (videohook.job_store.SUBMISSION_INDEX).
+        self.jobs_table.add_global_secondary_index(
+            index_name="by_submission",
+            partition_key=dynamodb.Attribute(name="submission", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="created_at", type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
         )
         set_logical_id(self.jobs_table, "JobsTable")
 
@@ -97,6 +109,13 @@ class Storage(Construct):
                     id="expire-videos",
                     prefix=VIDEO_KEY_PREFIX,
                     expiration=Duration.days(video_retention_days),
+                ),
+                # A provider's upload of a video is moved under videos/ at once; what stays
+                # here belongs to a job that failed (e.g. a submit that timed out).
+                s3.LifecycleRule(
+                    id="expire-incoming-videos",
+                    prefix=INCOMING_KEY_PREFIX,
+                    expiration=Duration.days(INCOMING_RETENTION_DAYS),
                 ),
                 # An upload is only needed until the provider has read it.
                 s3.LifecycleRule(

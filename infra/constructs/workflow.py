@@ -1,4 +1,5 @@
-"""Workflow: the four step Lambdas and the Standard state machine that drives one job.
+"""Workflow: the four step Lambdas and the Standard state machine that drives one job,
+and the scheduled ReconcileSubmissions Lambda that finishes submits that died half-way.
 
     WaitForProvider (SecondsPath $.wait_seconds) -> PollProvider -> IsJobDone
       queued | running -> WaitForProvider
@@ -16,17 +17,30 @@ definition also runs locally on moto's Step Functions interpreter.
 from __future__ import annotations
 
 from aws_cdk import Duration
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.constructs import LambdaFactory, acknowledge, lambda_task, ref, standard_state_machine
+from infra.constructs import (
+    LambdaFactory,
+    acknowledge,
+    lambda_task,
+    ref,
+    set_logical_id,
+    standard_state_machine,
+)
 from infra.constructs.delivery import Delivery
 from infra.constructs.notifications import Notifications
-from infra.constructs.storage import Storage
+from infra.constructs.storage import INCOMING_KEY_PREFIX, Storage
 
 # The copy errors that handlers.finalize_video raises only when a new attempt may succeed
 # (videohook.s3_copier's errors with retryable=True); any other copy error fails the job.
 RETRYABLE_COPY_ERRORS = ["VideoDownloadIncomplete", "VideoDownloadFailed", "VideoUploadFailed"]
+# How Step Functions names the error of a Lambda whose runtime died (Lambda's errorType).
+RUNTIME_DEATHS = ["Runtime.ExitError", "Runtime.OutOfMemory", "Sandbox.Timedout"]
+# How often ReconcileSubmissions runs; it acts on submits older than Settings.submission_grace_seconds.
+RECONCILE_EVERY_MINUTES = 5
 
 
 class Workflow(Construct):
@@ -65,6 +79,8 @@ class Workflow(Construct):
         table.grant_read_write_data(self.finalize_function)
         bucket.grant_put(self.finalize_function)
         bucket.grant_read(self.finalize_function)
+        # A provider's upload is moved from incoming/ to videos/: the move deletes its source.
+        bucket.grant_delete(self.finalize_function, f"{INCOMING_KEY_PREFIX}*")
         notifications.provider_keys_secret.grant_read(self.finalize_function)
 
         self.fail_function = factory.function(
@@ -85,6 +101,25 @@ class Workflow(Construct):
         # The event carries a presigned download URL of the video, signed by this role.
         bucket.grant_read(self.publish_function)
         delivery.grant_emit(self.publish_function)
+
+        # Every few minutes: submits that died between the provider's accept and the
+        # execution's start are resumed (or failed when the provider's answer was lost).
+        self.reconcile_function = factory.function(
+            self,
+            "ReconcileSubmissionsFunction",
+            handler="handlers.reconcile_submissions.handler",
+            description="videohook: resume or fail submits that died half-way (scheduled)",
+        )
+        table.grant_read_write_data(self.reconcile_function)
+        delivery.grant_emit(self.reconcile_function)  # video.queued of a resumed job
+        self.reconcile_schedule = events.Rule(
+            self,
+            "ReconcileSubmissionsSchedule",
+            description="videohook: run ReconcileSubmissions",
+            schedule=events.Schedule.rate(Duration.minutes(RECONCILE_EVERY_MINUTES)),
+            targets=[targets.LambdaFunction(self.reconcile_function, retry_attempts=2)],
+        )
+        set_logical_id(self.reconcile_schedule, "ReconcileSubmissionsSchedule")
 
         self._acknowledge_grants(storage)
 
@@ -134,13 +169,16 @@ class Workflow(Construct):
 
         # A truncated or failed copy is retried from scratch (the aborted upload leaves nothing);
         # after the last attempt the Catch records the job as failed with the copy error's code.
-        finalize.add_retry(
-            errors=RETRYABLE_COPY_ERRORS,
-            interval=Duration.seconds(10),
-            backoff_rate=2,
-            max_attempts=3,
-            jitter_strategy=sfn.JitterType.FULL,
-        )
+        # A killed runtime (timeout, out of memory, crash) runs no cleanup: the next attempt
+        # aborts the multipart upload it left open (s3_copier) and starts again.
+        for errors, attempts in ((RETRYABLE_COPY_ERRORS, 3), (RUNTIME_DEATHS, 2)):
+            finalize.add_retry(
+                errors=errors,
+                interval=Duration.seconds(10),
+                backoff_rate=2,
+                max_attempts=attempts,
+                jitter_strategy=sfn.JitterType.FULL,
+            )
         finalize.next(publish)
         record_failure.next(publish)
         publish.next(done)
@@ -162,6 +200,10 @@ class Workflow(Construct):
             # Safety net only: the poll step enforces the job deadline itself.
             timeout=Duration.hours(24),
         )
+        self.state_machine.grant_start_execution(self.reconcile_function)
+        self.reconcile_function.add_environment(
+            "VIDEOHOOK_STATE_MACHINE_ARN", self.state_machine.state_machine_arn
+        )
         self._acknowledge_state_machine_role()
 
     def _acknowledge_grants(self, storage: Storage) -> None:
@@ -169,13 +211,14 @@ class Workflow(Construct):
         bucket = ref(storage.video_bucket)
         index_reason = (
             "grant_*_data on the jobs table includes its indexes (<table>/index/*); "
-            "the only index is by_tenant, the table itself is named exactly."
+            "its indexes are by_tenant and by_submission, the table itself is named exactly."
         )
         for function in (
             self.poll_function,
             self.finalize_function,
             self.fail_function,
             self.publish_function,
+            self.reconcile_function,
         ):
             acknowledge(function.role, f"AwsSolutions-IAM5[Resource::{table}/index/*]", index_reason)
 
@@ -192,6 +235,18 @@ class Workflow(Construct):
             acknowledge(function.role, f"AwsSolutions-IAM5[Resource::{bucket}/*]", objects_reason)
             for action in read_actions:
                 acknowledge(function.role, f"AwsSolutions-IAM5[Action::{action}]", read_reason)
+        acknowledge(
+            self.finalize_function.role,
+            f"AwsSolutions-IAM5[Resource::{bucket}/{INCOMING_KEY_PREFIX}*]",
+            "Zero-copy: FinalizeVideo moves a provider's upload out of incoming/<tenant>/<job>.mp4 "
+            "(CopyObject, then DeleteObject): deletes are granted on the incoming/ prefix only.",
+        )
+        acknowledge(
+            self.finalize_function.role,
+            "AwsSolutions-IAM5[Action::s3:DeleteObject*]",
+            "Bucket.grant_delete's s3:DeleteObject* (DeleteObject, DeleteObjectVersion, "
+            "DeleteObjectTagging...), on the incoming/ prefix only.",
+        )
         acknowledge(
             self.finalize_function.role,
             "AwsSolutions-IAM5[Action::s3:Abort*]",

@@ -7,24 +7,24 @@ import time
 import boto3
 import pytest
 
+from devstack.receiver import WebhookReceiver
+from tests.e2e.fault_modes import running_executions
+
 JOB_WORKFLOW_GRACE_SECONDS = 30
-
-
-def _running(sfn, arn: str) -> list[dict]:
-    pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=arn, statusFilter="RUNNING")
-    return [execution for page in pages for execution in page["executions"]]
 
 
 def stop_running_deliveries(stack) -> None:
     """Let the jobs' workflows end (they start the terminal deliveries), then stop every delivery."""
     sfn = boto3.client("stepfunctions")
     deadline = time.monotonic() + JOB_WORKFLOW_GRACE_SECONDS
-    while _running(sfn, stack.environment["VIDEOHOOK_STATE_MACHINE_ARN"]) and time.monotonic() < deadline:
+    while (
+        running_executions(sfn, stack.environment["VIDEOHOOK_STATE_MACHINE_ARN"])
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.1)
     arn = stack.environment["VIDEOHOOK_DELIVERY_STATE_MACHINE_ARN"]
-    for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn, statusFilter="RUNNING"):
-        for execution in page["executions"]:
-            sfn.stop_execution(executionArn=execution["executionArn"], cause="test finished")
+    for execution in running_executions(sfn, arn):
+        sfn.stop_execution(executionArn=execution["executionArn"], cause="test finished")
 
 
 @pytest.fixture
@@ -38,3 +38,21 @@ def _no_lingering_deliveries(request):
     yield
     if "local_stack" in request.fixturenames:
         stop_running_deliveries(request.getfixturevalue("local_stack"))
+
+
+def _serve_webhooks():
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture
+def receiver():
+    """A loopback webhook endpoint (answers 204) for one test."""
+    yield from _serve_webhooks()
+
+
+@pytest.fixture(scope="module")
+def module_receiver():
+    """One loopback webhook endpoint for a module whose tests share jobs run together."""
+    yield from _serve_webhooks()

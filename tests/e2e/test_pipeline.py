@@ -21,13 +21,6 @@ TIMEOUT = 60
 
 
 @pytest.fixture
-def receiver():
-    receiver = WebhookReceiver()
-    yield receiver
-    receiver.stop()
-
-
-@pytest.fixture
 def sns_queue(local_stack):
     """An SQS queue subscribed to the job topic, as a subscriber in the cloud would be."""
     sqs, sns = boto3.client("sqs"), boto3.client("sns")

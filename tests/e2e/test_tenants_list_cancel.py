@@ -23,13 +23,6 @@ SLOW = "sandbox:seconds=100000"
 
 
 @pytest.fixture
-def receiver():
-    receiver = WebhookReceiver()
-    yield receiver
-    receiver.stop()
-
-
-@pytest.fixture
 def sns_queue(local_stack):
     sqs, sns = boto3.client("sqs"), boto3.client("sns")
     url = sqs.create_queue(QueueName=f"cancel-{time.monotonic_ns()}")["QueueUrl"]

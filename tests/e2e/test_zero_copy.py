@@ -11,7 +11,6 @@ import boto3
 import pytest
 from standardwebhooks import Webhook
 
-from devstack.receiver import WebhookReceiver
 from sandbox.mp4 import mp4_sha256
 from videohook import polling, workflow_steps
 from videohook.job_history import history_id
@@ -19,13 +18,6 @@ from videohook.runtime import Runtime
 
 pytestmark = pytest.mark.e2e
 TIMEOUT = 60
-
-
-@pytest.fixture
-def receiver():
-    receiver = WebhookReceiver()
-    yield receiver
-    receiver.stop()
 
 
 def _run(api, local_stack, receiver, prompt: str) -> dict:

@@ -52,6 +52,7 @@ EXTRA_ENV = {
     "handlers.api.handler": API_ONLY_ENV | EMIT_ENV | {"VIDEOHOOK_DELIVERIES_TABLE"},
     "handlers.poll_provider.handler": EMIT_ENV,
     "handlers.publish_event.handler": EMIT_ENV,
+    "handlers.reconcile_submissions.handler": EMIT_ENV | {"VIDEOHOOK_STATE_MACHINE_ARN"},
     "handlers.deliver_webhook.handler": {"VIDEOHOOK_DELIVERIES_TABLE", "VIDEOHOOK_WEBHOOK_DLQ_URL"},
 }
 HANDLERS = {
@@ -61,6 +62,7 @@ HANDLERS = {
     "handlers.fail_job.handler": "FailJobFunction",
     "handlers.publish_event.handler": "PublishEventFunction",
     "handlers.deliver_webhook.handler": "DeliverWebhookFunction",
+    "handlers.reconcile_submissions.handler": "ReconcileSubmissionsFunction",
 }
 
 
@@ -169,13 +171,23 @@ def test_jobs_table(synth: SimpleNamespace) -> None:
                         {"AttributeName": "created_at", "KeyType": "RANGE"},
                     ],
                     "Projection": {"ProjectionType": "ALL"},
-                }
+                },
+                # Sparse, keys only: the reconciler's list of unfinished submits.
+                {
+                    "IndexName": "by_submission",
+                    "KeySchema": [
+                        {"AttributeName": "submission", "KeyType": "HASH"},
+                        {"AttributeName": "created_at", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                },
             ],
             "AttributeDefinitions": Match.array_with(
                 [
                     {"AttributeName": "id", "AttributeType": "S"},
                     {"AttributeName": "tenant_id", "AttributeType": "S"},
                     {"AttributeName": "created_at", "AttributeType": "S"},
+                    {"AttributeName": "submission", "AttributeType": "S"},
                 ]
             ),
         },
@@ -210,6 +222,8 @@ def test_video_bucket(synth: SimpleNamespace) -> None:
     assert rules["expire-videos"]["ExpirationInDays"] == 30
     assert rules["expire-uploads"]["Prefix"] == "uploads/"
     assert rules["expire-uploads"]["ExpirationInDays"] == 1
+    assert rules["expire-incoming-videos"]["Prefix"] == "incoming/"  # failed jobs' provider uploads
+    assert rules["expire-incoming-videos"]["ExpirationInDays"] == 1
     assert props["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": "AccessLogsBucket"}
 
 
@@ -262,8 +276,8 @@ def test_secrets(synth: SimpleNamespace) -> None:
 # ---- functions --------------------------------------------------------------------
 
 
-def test_six_functions_with_the_documented_handlers(synth: SimpleNamespace) -> None:
-    synth.template.resource_count_is("AWS::Lambda::Function", 6)
+def test_seven_functions_with_the_documented_handlers(synth: SimpleNamespace) -> None:
+    synth.template.resource_count_is("AWS::Lambda::Function", 7)
     found = functions_by_handler(synth)
     assert {handler: logical_id for handler, (logical_id, _) in found.items()} == HANDLERS
     synth.template.resource_count_is("AWS::Lambda::LayerVersion", 1)
@@ -288,7 +302,22 @@ def test_function_sizes(synth: SimpleNamespace) -> None:
         "handlers.fail_job.handler": (256, 30),
         "handlers.publish_event.handler": (256, 30),
         "handlers.deliver_webhook.handler": (256, 30),
+        "handlers.reconcile_submissions.handler": (256, 30),
     }
+
+
+def test_reconciler_runs_on_a_schedule_with_least_privilege(synth: SimpleNamespace) -> None:
+    rule = synth.json["Resources"]["ReconcileSubmissionsSchedule"]["Properties"]
+    assert rule["ScheduleExpression"] == "rate(5 minutes)"
+    assert rule["State"] == "ENABLED"
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["ReconcileSubmissionsFunction", "Arn"]}
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] == 2
+    actions = _actions(_policy_statements(synth, "ReconcileSubmissionsFunction"))
+    assert "states:StartExecution" in actions
+    # It never calls the provider (the resumed workflow does): no provider key secret.
+    assert not any(action.startswith("secretsmanager:") for action in actions)
+    assert not any(action.startswith("s3:") for action in actions)
 
 
 def test_function_log_groups_have_retention(synth: SimpleNamespace) -> None:
@@ -360,7 +389,7 @@ def test_least_privilege_grants(synth: SimpleNamespace) -> None:
     actions = {
         logical_id: _actions(_policy_statements(synth, logical_id)) for logical_id in HANDLERS.values()
     }
-    emitters = {"ApiFunction", "PollProviderFunction", "PublishEventFunction"}
+    emitters = {"ApiFunction", "PollProviderFunction", "PublishEventFunction", "ReconcileSubmissionsFunction"}
     assert {fn for fn in actions if "states:StartExecution" in actions[fn]} == emitters
     assert {fn for fn in actions if "sns:Publish" in actions[fn]} == emitters
     assert {fn for fn in actions if "events:PutEvents" in actions[fn]} == emitters
@@ -375,7 +404,16 @@ def test_least_privilege_grants(synth: SimpleNamespace) -> None:
         )
     ]
     # Presigned PUTs only: image uploads, and the provider's upload of the video (zero-copy).
-    assert sorted(api_puts) == ["${VideoBucket.Arn}/uploads/*", "${VideoBucket.Arn}/videos/*"]
+    assert sorted(api_puts) == ["${VideoBucket.Arn}/incoming/*", "${VideoBucket.Arn}/uploads/*"]
+    # Only FinalizeVideo deletes, and only the providers' uploads it moves out of incoming/.
+    deleters = {fn for fn in actions if "s3:DeleteObject*" in actions[fn]}
+    assert deleters == {"FinalizeVideoFunction"}
+    finalize_deletes = [
+        render(statement["Resource"])
+        for statement in _policy_statements(synth, "FinalizeVideoFunction")
+        if "s3:DeleteObject*" in _actions([statement])
+    ]
+    assert finalize_deletes == ["${VideoBucket.Arn}/incoming/*"]
     assert "states:StopExecution" in actions["ApiFunction"]  # cancel
     assert not any("states:StopExecution" in actions[fn] for fn in actions if fn != "ApiFunction")
     assert {fn for fn in actions if "dynamodb:PutItem" in actions[fn]} == {
@@ -384,6 +422,7 @@ def test_least_privilege_grants(synth: SimpleNamespace) -> None:
         "FinalizeVideoFunction",
         "FailJobFunction",
         "PublishEventFunction",
+        "ReconcileSubmissionsFunction",
         "DeliverWebhookFunction",  # its delivery log, not the jobs table (below)
     }
     assert "dynamodb:GetItem" in actions["DeliverWebhookFunction"]
@@ -509,6 +548,14 @@ def test_retries(definition: dict[str, Any]) -> None:
             "ErrorEquals": ["VideoDownloadIncomplete", "VideoDownloadFailed", "VideoUploadFailed"],
             "IntervalSeconds": 10,
             "MaxAttempts": 3,
+            "BackoffRate": 2,
+            "JitterStrategy": "FULL",
+        },
+        # A runtime killed mid-copy: its next attempt aborts the upload left open.
+        {
+            "ErrorEquals": ["Runtime.ExitError", "Runtime.OutOfMemory", "Sandbox.Timedout"],
+            "IntervalSeconds": 10,
+            "MaxAttempts": 2,
             "BackoffRate": 2,
             "JitterStrategy": "FULL",
         },
@@ -739,7 +786,7 @@ def test_app_synthesizes_to_cdk_out_without_aws(app_process: SimpleNamespace) ->
     )
     template = json.loads((outdir / "VideohookSynthTest.template.json").read_text())
     functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
-    assert len(functions) == 6
+    assert len(functions) == len(HANDLERS)
     providers = {f["Properties"]["Environment"]["Variables"]["VIDEOHOOK_PROVIDER"] for f in functions}
     assert providers == {"sandbox"}
     assert "StateMachine" in template["Resources"]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import random
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -29,6 +30,7 @@ from videohook.s3_copier import (
     VideoDownloadIncomplete,
     VideoNotMp4,
     copy_url_to_s3,
+    move_uploaded_video,
     verify_uploaded_video,
 )
 
@@ -46,10 +48,12 @@ def make_body(size: int, mp4: bool = True) -> bytes:
 
 
 class _SourceHandler(BaseHTTPRequestHandler):
-    """GET /video?size=N[&mp4=0][&status=404][&truncate=M][&stall=M]
+    """GET /video?size=N[&mp4=0][&status=404][&truncate=M][&stall=M][&redirects=R][&chunked=1]
 
     truncate=M: announce Content-Length N, send M bytes, close the connection.
     stall=M: announce Content-Length N, send M bytes, then go silent.
+    redirects=R: answer 302 to the same query with R - 1 (a relative Location).
+    chunked=1: no Content-Length, Transfer-Encoding: chunked.
     """
 
     protocol_version = "HTTP/1.1"
@@ -60,6 +64,25 @@ class _SourceHandler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         q = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+        redirects = int(q.pop("redirects", "0"))
+        if redirects:
+            self.send_response(302)
+            self.send_header("Location", "video?" + urlencode({**q, "redirects": redirects - 1}))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if "chunked" in q:
+            body = make_body(int(q["size"]))
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            view = memoryview(body)
+            for start in range(0, len(body), 1_000_003):  # chunk sizes unrelated to the part size
+                piece = view[start : start + 1_000_003]
+                self.wfile.write(b"%x\r\n" % len(piece) + piece + b"\r\n")
+            self.wfile.write(b"0\r\n\r\n")
+            self.close_connection = True
+            return
         status = int(q.get("status", "200"))
         if status != 200:
             self.send_response(status)
@@ -150,6 +173,7 @@ def s3_calls(s3) -> dict[str, object]:
     """Counts S3 operations and records the size of every uploaded part."""
     calls: Counter[str] = Counter()
     part_sizes: dict[int, int] = {}
+    part_bodies: dict[int, type] = {}
     lock = threading.Lock()
 
     def on_call(params, model, **_):
@@ -157,15 +181,10 @@ def s3_calls(s3) -> dict[str, object]:
             calls[model.name] += 1
             if model.name == "UploadPart":
                 part_sizes[params["PartNumber"]] = len(params["Body"])
+                part_bodies[params["PartNumber"]] = type(params["Body"])
 
     s3.meta.events.register("provide-client-params.s3.*", on_call)
-    return {"calls": calls, "part_sizes": part_sizes}
-
-
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client() as client:
-        yield client
+    return {"calls": calls, "part_sizes": part_sizes, "part_bodies": part_bodies}
 
 
 def assert_nothing_left(s3, bucket: str, key: str) -> None:
@@ -178,14 +197,13 @@ def assert_nothing_left(s3, bucket: str, key: str) -> None:
 # ---- tests --------------------------------------------------------------------------------
 
 
-def test_large_body_is_copied_in_full_sized_parts(s3, bucket, s3_calls, source, http):
+def test_large_body_is_copied_in_full_sized_parts(s3, bucket, s3_calls, source):
     size = 20 * MiB + 123
     result = copy_url_to_s3(
         source_url=video_url(source, size=size),
         bucket=bucket,
         key="videos/big.mp4",
         s3_client=s3,
-        http_client=http,
         part_size=PART,
         max_concurrency=4,
     )
@@ -202,6 +220,8 @@ def test_large_body_is_copied_in_full_sized_parts(s3, bucket, s3_calls, source, 
     # Every part but the last is exactly part_size: the reader fills each read.
     assert s3_calls["calls"]["UploadPart"] == 5
     assert s3_calls["part_sizes"] == {1: PART, 2: PART, 3: PART, 4: PART, 5: 123}
+    # A full part is sent as its buffer (no copy); only the short last one as a file-like view.
+    assert s3_calls["part_bodies"] == {1: bytearray, 2: bytearray, 3: bytearray, 4: bytearray, 5: PartBody}
     assert s3_calls["calls"]["CompleteMultipartUpload"] == 1
 
     head = s3.head_object(Bucket=bucket, Key="videos/big.mp4", PartNumber=1)
@@ -212,14 +232,73 @@ def test_large_body_is_copied_in_full_sized_parts(s3, bucket, s3_calls, source, 
     assert hashlib.sha256(obj["Body"].read()).hexdigest() == expected_sha
 
 
-def test_small_body_is_a_single_put(s3, bucket, s3_calls, source, http):
+def test_uploads_an_earlier_attempt_left_open_are_aborted_first(s3, bucket, s3_calls, source):
+    """A killed attempt (no cleanup ran) left an upload with a part; the next attempt removes it."""
+    key = "videos/t/retried.mp4"
+    stale = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    s3.upload_part(Bucket=bucket, Key=key, UploadId=stale, PartNumber=1, Body=b"x" * PART)
+    other = s3.create_multipart_upload(Bucket=bucket, Key=key + ".other")["UploadId"]  # same prefix
+    s3_calls["calls"].clear()
+
+    size = 2 * PART + 1
+    result = copy_url_to_s3(
+        source_url=video_url(source, size=size),
+        bucket=bucket,
+        key=key,
+        s3_client=s3,
+        part_size=PART,
+    )
+    assert result.sha256 == hashlib.sha256(make_body(size)).hexdigest()
+    assert s3_calls["calls"]["ListMultipartUploads"] == 1
+    assert s3_calls["calls"]["AbortMultipartUpload"] == 1
+    open_uploads = s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+    assert [(u["Key"], u["UploadId"]) for u in open_uploads] == [(key + ".other", other)]
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == make_body(size)
+
+
+def test_redirects_are_followed_and_bounded(s3, bucket, source):
+    size = PART + 10
+    result = copy_url_to_s3(
+        source_url=video_url(source, size=size, redirects=3),
+        bucket=bucket,
+        key="videos/redirected.mp4",
+        s3_client=s3,
+        part_size=PART,
+    )
+    assert (result.bytes, result.sha256) == (size, hashlib.sha256(make_body(size)).hexdigest())
+    with pytest.raises(VideoDownloadFailed, match="redirects") as info:
+        copy_url_to_s3(
+            source_url=video_url(source, size=size, redirects=11),
+            bucket=bucket,
+            key="videos/looping.mp4",
+            s3_client=s3,
+        )
+    assert not info.value.retryable
+    assert_nothing_left(s3, bucket, "videos/looping.mp4")
+
+
+def test_a_chunked_body_without_length_is_copied(s3, bucket, s3_calls, source):
+    size = 3 * PART + 4321
+    result = copy_url_to_s3(
+        source_url=video_url(source, size=size, chunked=1),
+        bucket=bucket,
+        key="videos/chunked.mp4",
+        s3_client=s3,
+        part_size=PART,
+        max_concurrency=2,
+    )
+    assert (result.bytes, result.sha256) == (size, hashlib.sha256(make_body(size)).hexdigest())
+    assert s3_calls["part_sizes"] == {1: PART, 2: PART, 3: PART, 4: 4321}
+    assert s3.get_object(Bucket=bucket, Key="videos/chunked.mp4")["Body"].read() == make_body(size)
+
+
+def test_small_body_is_a_single_put(s3, bucket, s3_calls, source):
     size = 1 * MiB + 7
     result = copy_url_to_s3(
         source_url=video_url(source, size=size),
         bucket=bucket,
         key="small.mp4",
         s3_client=s3,
-        http_client=http,
         part_size=PART,
     )
     assert result.bytes == size
@@ -230,7 +309,7 @@ def test_small_body_is_a_single_put(s3, bucket, s3_calls, source, http):
     assert body == make_body(size)
 
 
-def test_truncated_body_aborts_the_multipart_upload(s3, bucket, s3_calls, source, http):
+def test_truncated_body_aborts_the_multipart_upload(s3, bucket, s3_calls, source):
     key = "videos/truncated.mp4"
     with pytest.raises(VideoDownloadIncomplete) as info:
         copy_url_to_s3(
@@ -238,7 +317,6 @@ def test_truncated_body_aborts_the_multipart_upload(s3, bucket, s3_calls, source
             bucket=bucket,
             key=key,
             s3_client=s3,
-            http_client=http,
             part_size=PART,
         )
     assert info.value.code == "download_incomplete"
@@ -250,7 +328,7 @@ def test_truncated_body_aborts_the_multipart_upload(s3, bucket, s3_calls, source
     assert_nothing_left(s3, bucket, key)
 
 
-def test_stalled_body_times_out_and_aborts(s3, bucket, s3_calls, source, http):
+def test_stalled_body_times_out_and_aborts(s3, bucket, s3_calls, source):
     key = "videos/stalled.mp4"
     with pytest.raises(VideoDownloadIncomplete, match="stalled"):
         copy_url_to_s3(
@@ -258,7 +336,6 @@ def test_stalled_body_times_out_and_aborts(s3, bucket, s3_calls, source, http):
             bucket=bucket,
             key=key,
             s3_client=s3,
-            http_client=http,
             part_size=PART,
             read_timeout=0.5,
         )
@@ -266,15 +343,16 @@ def test_stalled_body_times_out_and_aborts(s3, bucket, s3_calls, source, http):
     assert_nothing_left(s3, bucket, key)
 
 
-@pytest.mark.parametrize(("status", "retryable"), [(404, False), (403, False), (503, True)])
-def test_non_2xx_source_is_download_failed(s3, bucket, s3_calls, source, http, status, retryable):
+@pytest.mark.parametrize(
+    ("status", "retryable"), [(404, True), (403, False), (410, False), (429, True), (503, True)]
+)
+def test_non_2xx_source_is_download_failed(s3, bucket, s3_calls, source, status, retryable):
     with pytest.raises(VideoDownloadFailed) as info:
         copy_url_to_s3(
             source_url=video_url(source, status=status),
             bucket=bucket,
             key="missing.mp4",
             s3_client=s3,
-            http_client=http,
         )
     assert info.value.code == "download_failed"
     assert info.value.status_code == status
@@ -284,14 +362,13 @@ def test_non_2xx_source_is_download_failed(s3, bucket, s3_calls, source, http, s
     assert_nothing_left(s3, bucket, "missing.mp4")
 
 
-def test_non_mp4_body_is_refused_before_any_upload(s3, bucket, s3_calls, source, http):
+def test_non_mp4_body_is_refused_before_any_upload(s3, bucket, s3_calls, source):
     with pytest.raises(VideoNotMp4) as info:
         copy_url_to_s3(
             source_url=video_url(source, size=6 * MiB, mp4=0),
             bucket=bucket,
             key="page.mp4",
             s3_client=s3,
-            http_client=http,
             part_size=PART,
         )
     assert info.value.code == "not_mp4"
@@ -299,18 +376,17 @@ def test_non_mp4_body_is_refused_before_any_upload(s3, bucket, s3_calls, source,
     assert_nothing_left(s3, bucket, "page.mp4")
 
 
-def test_tiny_body_is_not_mp4(s3, bucket, source, http):
+def test_tiny_body_is_not_mp4(s3, bucket, source):
     with pytest.raises(VideoNotMp4):
         copy_url_to_s3(
             source_url=video_url(source, size=5),
             bucket=bucket,
             key="tiny.mp4",
             s3_client=s3,
-            http_client=http,
         )
 
 
-def test_unreachable_source_is_download_incomplete(s3, bucket, http):
+def test_unreachable_source_is_download_incomplete(s3, bucket):
     with ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler) as closed:
         port = closed.server_address[1]
     with pytest.raises(VideoDownloadIncomplete):
@@ -319,19 +395,24 @@ def test_unreachable_source_is_download_incomplete(s3, bucket, http):
             bucket=bucket,
             key="x.mp4",
             s3_client=s3,
-            http_client=http,
             connect_timeout=2,
         )
 
 
-def test_part_size_below_s3_minimum_is_refused(s3, http):
+@pytest.mark.parametrize("url", ["", "ftp://127.0.0.1/video.mp4", "http:///video.mp4"])
+def test_a_url_that_is_not_http_is_refused_for_good(s3, bucket, url):
+    with pytest.raises(VideoCopyError) as info:
+        copy_url_to_s3(source_url=url, bucket=bucket, key="x.mp4", s3_client=s3)
+    assert (info.value.code, info.value.retryable) == ("video_copy_failed", False)
+
+
+def test_part_size_below_s3_minimum_is_refused(s3):
     with pytest.raises(ValueError, match="part_size"):
         copy_url_to_s3(
             source_url="http://127.0.0.1:9/never",
             bucket="b",
             key="k",
             s3_client=s3,
-            http_client=http,
             part_size=1 * MiB,
         )
 
@@ -339,9 +420,10 @@ def test_part_size_below_s3_minimum_is_refused(s3, http):
 # ---- the reader and the part body alone ---------------------------------------------------
 
 
-def _chunks(data: bytes, size: int) -> Iterator[bytes]:
-    for start in range(0, len(data), size):
-        yield data[start : start + size]
+def _source(data: bytes, chunk: int) -> Callable[[memoryview], int]:
+    """A `readinto` that returns at most `chunk` bytes per call, as a socket does."""
+    stream = io.BytesIO(data)
+    return lambda target: stream.readinto(target[:chunk])
 
 
 def _read_parts(reader: BodyReader, size: int) -> list[bytes]:
@@ -354,9 +436,9 @@ def _read_parts(reader: BodyReader, size: int) -> list[bytes]:
         parts.append(bytes(buffer[:count]))
 
 
-def test_reader_fills_every_buffer_from_short_chunks():
+def test_reader_fills_every_buffer_from_short_reads():
     data = random.Random(1).randbytes(10_500)
-    reader = BodyReader(_chunks(data, 1000))
+    reader = BodyReader(_source(data, 1000))
     parts = _read_parts(reader, 4096)
     assert [len(b) for b in parts] == [4096, 4096, 2308]
     assert b"".join(parts) == data
@@ -366,24 +448,16 @@ def test_reader_fills_every_buffer_from_short_chunks():
     assert reader.readinto(bytearray(10)) == 0
 
 
-def test_reader_handles_chunks_larger_than_the_buffer_and_empty_chunks():
+def test_reader_handles_reads_larger_than_the_buffer():
     data = random.Random(2).randbytes(10_000)
-    reader = BodyReader(iter([b"", data[:7000], b"", data[7000:]]))
+    reader = BodyReader(_source(data, 7000))
     parts = _read_parts(reader, 3000)
     assert [len(b) for b in parts] == [3000, 3000, 3000, 1000]
     assert b"".join(parts) == data
     assert reader.sha256 == hashlib.sha256(data).hexdigest()
 
 
-def test_reader_peek_does_not_consume():
-    data = MP4_HEAD + b"x" * 5000
-    reader = BodyReader(_chunks(data, 3))
-    assert reader.peek(12) == data[:12]
-    assert reader.peek(12) == data[:12]
-    assert b"".join(_read_parts(reader, 1000)) == data
-
-
-def test_reader_checks_length_at_eof():
+def test_reader_checks_length_at_eof_once():
     seen: list[int] = []
 
     def on_eof(total: int) -> None:
@@ -391,10 +465,11 @@ def test_reader_checks_length_at_eof():
         if total != 3000:
             raise VideoDownloadIncomplete(f"received {total} of 3000 bytes")
 
-    reader = BodyReader(_chunks(b"a" * 2500, 1000), on_eof=on_eof)
+    reader = BodyReader(_source(b"a" * 2500, 1000), on_eof=on_eof)
     assert reader.readinto(bytearray(2000)) == 2000
     with pytest.raises(VideoDownloadIncomplete, match="2500 of 3000"):
         reader.readinto(bytearray(2000))
+    assert reader.readinto(bytearray(2000)) == 0
     assert seen == [2500]
 
 
@@ -410,7 +485,7 @@ def test_part_body_is_a_seekable_view_of_the_filled_bytes():
     assert body.readinto(target) == 2 and target[:2] == b"89"
 
 
-def test_memory_is_a_fixed_pool_of_part_buffers(s3, bucket, source, http, monkeypatch):
+def test_memory_is_a_fixed_pool_of_part_buffers(s3, bucket, source, monkeypatch):
     """However many parts, at most max_concurrency + 1 part buffers are ever made."""
     from videohook import s3_copier
 
@@ -432,7 +507,6 @@ def test_memory_is_a_fixed_pool_of_part_buffers(s3, bucket, source, http, monkey
         bucket=bucket,
         key="videos/pool.mp4",
         s3_client=s3,
-        http_client=http,
         part_size=PART,
         max_concurrency=2,
     )
@@ -442,14 +516,13 @@ def test_memory_is_a_fixed_pool_of_part_buffers(s3, bucket, source, http, monkey
 
 
 @pytest.mark.parametrize("parts", [1, 2])
-def test_bodies_of_whole_parts_end_cleanly(s3, bucket, s3_calls, source, http, parts):
+def test_bodies_of_whole_parts_end_cleanly(s3, bucket, s3_calls, source, parts):
     size = parts * PART
     result = copy_url_to_s3(
         source_url=video_url(source, size=size),
         bucket=bucket,
         key="videos/whole.mp4",
         s3_client=s3,
-        http_client=http,
         part_size=PART,
     )
     assert (result.bytes, result.sha256) == (size, hashlib.sha256(make_body(size)).hexdigest())
@@ -506,3 +579,38 @@ def test_a_missing_upload_means_copy_instead(s3, bucket):
 def test_an_empty_or_foreign_upload_means_copy_instead(s3, bucket, body):
     _provider_put(s3, bucket, "videos/bad.mp4", body)
     assert verify_uploaded_video(bucket=bucket, key="videos/bad.mp4", s3_client=s3) is None
+
+
+def test_a_provider_upload_is_moved_from_incoming_to_the_video_key_server_side(s3, bucket, s3_calls):
+    body = make_body(2 * MiB + 3)
+    _provider_put(s3, bucket, "incoming/t/vid_2.mp4", body, content_type="application/octet-stream")
+    s3_calls["calls"].clear()
+    result = move_uploaded_video(
+        bucket=bucket, source_key="incoming/t/vid_2.mp4", key="videos/t/vid_2.mp4", s3_client=s3
+    )
+    assert result == CopyResult(
+        bucket=bucket,
+        key="videos/t/vid_2.mp4",
+        bytes=len(body),
+        sha256=hashlib.sha256(body).hexdigest(),
+        content_type="video/mp4",
+        transfer="provider_upload",
+        bytes_copied=0,
+        bytes_read_to_verify=12,
+    )
+    # HEAD, a 12-byte ranged GET, S3's copy (with its SHA-256), the source's delete: no body read.
+    assert dict(s3_calls["calls"]) == {"HeadObject": 1, "GetObject": 1, "CopyObject": 1, "DeleteObject": 1}
+    stored = s3.get_object(Bucket=bucket, Key="videos/t/vid_2.mp4")
+    assert stored["ContentType"] == "video/mp4" and stored["Body"].read() == body
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="incoming/t/vid_2.mp4")
+
+
+@pytest.mark.parametrize("body", [None, b"", make_body(4096, mp4=False)])
+def test_a_missing_empty_or_foreign_upload_is_not_moved(s3, bucket, body):
+    if body is not None:
+        _provider_put(s3, bucket, "incoming/t/bad.mp4", body)
+    moved = move_uploaded_video(
+        bucket=bucket, source_key="incoming/t/bad.mp4", key="videos/t/bad.mp4", s3_client=s3
+    )
+    assert moved is None
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="videos/t/bad.mp4")

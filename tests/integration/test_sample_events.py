@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 
 import boto3
 import pytest
@@ -57,6 +58,7 @@ def test_every_handler_has_a_sample_event():
         "fail_job",
         "publish_event",
         "deliver_webhook",
+        "reconcile_submissions",
     }
     for handler in handlers:
         assert list(EVENTS.glob(f"{handler}*.json")), f"no sample event for {handler}"
@@ -122,6 +124,34 @@ def test_fail_event_records_the_copy_error(seeded_jobs):
     assert job.status is JobStatus.FAILED
     assert job.error.code == "download_incomplete"
     assert "1048576 of 4194304" in job.error.message
+
+
+def test_the_scheduled_reconciler_resumes_a_submit_that_died_after_the_provider_accepted(
+    local_stack, seeded_jobs
+):
+    store, _, _ = seeded_jobs
+    source = store.get(load("poll_provider")["job_id"])
+    long_ago = source.created_at - timedelta(hours=1)
+    stuck = source.model_copy(
+        update={
+            "id": "vid_01jz8sample000000000stuck",
+            "status": JobStatus.QUEUED,
+            "video": None,
+            "created_at": long_ago,
+            "updated_at": long_ago,
+            "submission": "in_progress",
+        }
+    )
+    with local_stack.scheduler.paused():  # this test is the schedule
+        store.create(stuck)
+        report = invoke("reconcile_submissions", load("reconcile_submissions"))
+    assert stuck.id in report["resumed"] and report["failed"] == []
+    assert store.get(stuck.id).submission is None
+    execution = boto3.client("stepfunctions").describe_execution(
+        executionArn=get_runtime().settings.state_machine_arn.replace(":stateMachine:", ":execution:")
+        + f":{stuck.id}"
+    )
+    assert execution["name"] == stuck.id
 
 
 def test_runtime_reads_secrets_from_secrets_manager(local_stack):

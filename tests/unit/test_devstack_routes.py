@@ -172,3 +172,41 @@ def test_a_burst_of_connections_is_accepted(emulator) -> None:
     with concurrent.futures.ThreadPoolExecutor(max_workers=40) as pool:
         codes = list(pool.map(lambda _: httpx.get(f"{running.url}/v1/openapi.json").status_code, range(40)))
     assert codes == [200] * 40
+
+
+def test_the_handler_runs_one_request_at_a_time_like_one_lambda_instance() -> None:
+    """Powertools' resolver keeps the current event on the module's app: concurrent calls into
+    one process would hand a request another request's body. Connections are still accepted
+    concurrently; the handler calls are serialized."""
+    import concurrent.futures
+    import threading
+    import time
+
+    inside, overlaps = [0], []
+    guard = threading.Lock()
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        with guard:
+            inside[0] += 1
+            overlaps.append(inside[0])
+        time.sleep(0.01)
+        with guard:
+            inside[0] -= 1
+        return {"statusCode": 200, "body": event["body"] or ""}
+
+    running = ApiGatewayEmulator(handler, [KEY]).start()
+    try:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+            bodies = [f"request-{index}" for index in range(32)]
+            answers = list(
+                pool.map(
+                    lambda body: (
+                        httpx.post(f"{running.url}/v1/videos", content=body, headers={"x-api-key": KEY}).text
+                    ),
+                    bodies,
+                )
+            )
+    finally:
+        running.stop()
+    assert answers == bodies  # every request got its own answer
+    assert max(overlaps) == 1

@@ -1,4 +1,5 @@
-"""JobStore's per-tenant reads (the by_tenant index) and cancel, against moto's in-process DynamoDB."""
+"""JobStore's indexed reads (by_tenant, by_submission), cancel and idempotency claims,
+against moto's in-process DynamoDB."""
 
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ def _table() -> Iterator[Any]:
                     {"AttributeName": "id", "AttributeType": "S"},
                     {"AttributeName": "tenant_id", "AttributeType": "S"},
                     {"AttributeName": "created_at", "AttributeType": "S"},
+                    {"AttributeName": "submission", "AttributeType": "S"},
                 ],
                 GlobalSecondaryIndexes=[
                     {
@@ -59,7 +61,15 @@ def _table() -> Iterator[Any]:
                             {"AttributeName": "created_at", "KeyType": "RANGE"},
                         ],
                         "Projection": {"ProjectionType": "ALL"},
-                    }
+                    },
+                    {
+                        "IndexName": "by_submission",
+                        "KeySchema": [
+                            {"AttributeName": "submission", "KeyType": "HASH"},
+                            {"AttributeName": "created_at", "KeyType": "RANGE"},
+                        ],
+                        "Projection": {"ProjectionType": "KEYS_ONLY"},
+                    },
                 ],
                 BillingMode="PAY_PER_REQUEST",
             )
@@ -224,3 +234,52 @@ def test_an_item_that_is_no_job_is_not_found(store: JobStore, table: Recording) 
     with pytest.raises(JobNotFound):
         store.cancel("history#xai", "key_a", now=T0)
     assert table.table.get_item(Key={"id": "history#xai"})["Item"] == {"id": "history#xai", "seq": 3}
+
+
+# ---- unfinished submits and idempotency claims ------------------------------------------
+
+
+def test_unfinished_submissions_lists_only_old_jobs_still_in_submission(
+    store: JobStore, table: Recording
+) -> None:
+    old, young, finished = (
+        job(1, submission="in_progress"),
+        job(2, submission="in_progress"),
+        job(3, submission="in_progress"),
+    )
+    for each in (old, young, finished):
+        store.create(each)
+    store.end_submission(finished.id)
+    table.calls.clear()
+    found = store.unfinished_submissions(started_before=T0 + timedelta(seconds=2))
+    assert [j.id for j in found] == [old.id]
+    assert found[0].submission == "in_progress" and found[0].prompt == "job 1"  # the whole job
+    assert "scan" not in table.calls
+    assert "submission" not in table.table.get_item(Key={"id": finished.id})["Item"]
+
+
+def test_end_submission_works_on_a_canceled_job(store: JobStore) -> None:
+    submitting = job(1, submission="in_progress")
+    store.create(submitting)
+    store.cancel(submitting.id, "key_a", now=T0)
+    store.end_submission(submitting.id)
+    stored = store.get(submitting.id)
+    assert stored.status is JobStatus.CANCELED and stored.submission is None
+
+
+def test_a_claim_belongs_to_its_first_job_until_it_expires(store: JobStore, table: Recording) -> None:
+    later = T0 + timedelta(days=1)
+    assert store.claim("hash-1", "vid_first", now=T0, expires_at=later) == "vid_first"
+    assert store.claim("hash-1", "vid_second", now=T0 + timedelta(hours=1), expires_at=later) == "vid_first"
+    assert store.claim("hash-2", "vid_other", now=T0, expires_at=later) == "vid_other"
+    # Expired (DynamoDB's TTL may not have deleted it yet): the key is free again.
+    assert (
+        store.claim(
+            "hash-1", "vid_third", now=later + timedelta(seconds=1), expires_at=later + timedelta(days=1)
+        )
+        == "vid_third"
+    )
+    # A claim is no job: no tenant can read it, no listing shows it.
+    with pytest.raises(JobNotFound):
+        store.get_for_tenant("claim#hash-1", "key_a")
+    assert pages(store, "key_a", 10) == [[]]

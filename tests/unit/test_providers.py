@@ -26,6 +26,7 @@ from videohook.providers.base import (
     ProviderAuthError,
     ProviderMalformed,
     ProviderRejected,
+    ProviderTimeout,
     ProviderTransient,
     ProviderUnsupported,
     parse_progress,
@@ -473,6 +474,19 @@ def test_aimlapi_failed(raw: str, error: Any, message: str | None) -> None:
     assert state.error.message == (message or "the provider reported the generation as failed")
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"id": "g", "status": "expired"},
+        {"id": "g", "status": "error", "error": {"code": "expired", "message": "The generation expired."}},
+    ],
+)
+def test_aimlapi_expired_is_expired_like_the_other_contracts(body: dict[str, Any]) -> None:
+    state = poll_with(AimlApiAdapter, body)
+    assert state.status is JobStatus.EXPIRED
+    assert state.error.code == "provider_expired"
+
+
 def test_aimlapi_missing_status_is_malformed() -> None:
     with pytest.raises(ProviderMalformed):
         poll_with(AimlApiAdapter, {"id": "g"})
@@ -547,6 +561,29 @@ def test_timeouts_and_resets_are_transient(
     with pytest.raises(ProviderTransient) as info:
         adapter.poll("req-1")
     assert cls.name in info.value.message
+
+
+@pytest.mark.parametrize("cls", ALL_ADAPTERS)
+@pytest.mark.parametrize(
+    ("exc_type", "may_have_arrived"),
+    [
+        (httpx.ConnectTimeout, False),
+        (httpx.ConnectError, False),
+        (httpx.PoolTimeout, False),
+        (httpx.ReadTimeout, True),
+        (httpx.WriteTimeout, True),
+        (httpx.RemoteProtocolError, True),
+        (httpx.ReadError, True),
+    ],
+)
+def test_a_submit_that_may_have_reached_the_provider_is_a_timeout(
+    cls: type[HttpAdapter], exc_type: type[httpx.RequestError], may_have_arrived: bool
+) -> None:
+    """Submit must not retry these (a second paid job): they are told apart from the safe ones."""
+    adapter, _ = make(cls, raise_(exc_type))
+    with pytest.raises(ProviderTransient) as info:
+        adapter.submit(GenerationRequest(prompt="a fox"))
+    assert isinstance(info.value, ProviderTimeout) is may_have_arrived
 
 
 @pytest.mark.parametrize("cls", ALL_ADAPTERS)
@@ -701,3 +738,25 @@ def test_validate_capabilities() -> None:
         with pytest.raises(ProviderUnsupported):
             validate_capabilities(contract, refs)
     validate_capabilities(ProviderName.XAI, GenerationRequest(prompt="p", upload_url="https://b/put"))
+
+
+@pytest.mark.parametrize(
+    ("time_scale", "read", "connect"), [(1.0, 30.0, 10.0), (0.5, 15.0, 5.0), (0.02, 2.0, 2.0)]
+)
+def test_provider_timeouts_follow_the_stack_clock_down_to_a_floor(
+    time_scale: float, read: float, connect: float
+) -> None:
+    """The local stack's sandbox waits scale with its clock; a submit timeout must too, or a
+    `submit_delay` fault could never outlast it. A floor keeps a busy machine's answers in time."""
+    seen: list[dict[str, float]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.extensions["timeout"])
+        return httpx.Response(200, json={"request_id": "req-1"})
+
+    client = httpx.Client(transport=httpx.MockTransport(answer))
+    settings = Settings(time_scale=time_scale)
+    adapter = build_adapter(ProviderName.XAI, settings=settings, api_key=KEY, client=client)
+    assert adapter.submit(GenerationRequest(prompt="a fox")) == "req-1"
+    (timeout,) = seen
+    assert (timeout["read"], timeout["connect"]) == (read, connect)

@@ -32,6 +32,7 @@ from videohook.providers.base import (
     ProviderJobState,
     ProviderMalformed,
     ProviderRejected,
+    ProviderTimeout,
     ProviderTransient,
     ProviderUnsupported,
 )
@@ -55,6 +56,7 @@ class FakeStore:
     def __init__(self, log: list[tuple[str, Any]]) -> None:
         self.log = log
         self.jobs: dict[str, Job] = {}
+        self.claims: dict[str, str] = {}
         self.before_update: Callable[[Job], None] | None = None
 
     def create(self, job: Job) -> None:
@@ -86,6 +88,21 @@ class FakeStore:
         self.log.append(("store.delete", job_id))
         self.jobs.pop(job_id, None)
 
+    def claim(self, claim_id: str, job_id: str, *, now: datetime, expires_at: datetime) -> str:
+        self.log.append(("store.claim", claim_id))
+        return self.claims.setdefault(claim_id, job_id)
+
+    def end_submission(self, job_id: str) -> None:
+        self.log.append(("store.end_submission", job_id))
+        self.jobs[job_id].submission = None
+
+    def unfinished_submissions(self, *, started_before: datetime, limit: int = 100) -> list[Job]:
+        return [
+            job.model_copy(deep=True)
+            for job in self.jobs.values()
+            if job.submission is not None and job.created_at < started_before
+        ]
+
 
 class FakeAdapter:
     """Each call takes the next scripted outcome: a value to return or an exception to raise."""
@@ -110,12 +127,28 @@ class FakeAdapter:
         return self._next(self.poll_outcomes, ProviderJobState(status=JobStatus.RUNNING))
 
 
+class ExecutionAlreadyExists(Exception):
+    pass
+
+
 class FakeSfn:
+    """Step Functions' StartExecution: one execution per name; `crash` raises before the next start."""
+
+    exceptions = SimpleNamespace(ExecutionAlreadyExists=ExecutionAlreadyExists)
+
     def __init__(self, log: list[tuple[str, Any]]) -> None:
         self.log = log
+        self.names: set[str] = set()
+        self.crash: BaseException | None = None
 
     def start_execution(self, **kwargs: Any) -> dict[str, str]:
+        if self.crash is not None:
+            crash, self.crash = self.crash, None
+            raise crash
         self.log.append(("sfn.start_execution", kwargs))
+        if kwargs["name"] in self.names:
+            raise ExecutionAlreadyExists(kwargs["name"])
+        self.names.add(kwargs["name"])
         return {"executionArn": f"{STATE_MACHINE_ARN}:{kwargs['name']}"}
 
 
@@ -149,6 +182,9 @@ class FakeRuntime:
 
     def video_key(self, tenant_id: str, job_id: str) -> str:
         return f"videos/{tenant_id}/{job_id}.mp4"
+
+    def incoming_video_key(self, tenant_id: str, job_id: str) -> str:
+        return f"incoming/{tenant_id}/{job_id}.mp4"
 
     def presigned_video_upload_url(self, key: str, *, expires_in: int) -> str:
         return f"https://videos.s3.invalid/{key}?X-Amz-Expires={expires_in}"
@@ -405,6 +441,7 @@ def test_submit_happy_path(runtime: FakeRuntime) -> None:
         "adapter.submit",
         "store.update",
         "sfn.start_execution",
+        "store.end_submission",  # leaves the reconciler's index
         "sns.publish",  # video.queued
         "events.put_events",
         "sfn.start_execution",  # its webhook delivery
@@ -413,6 +450,7 @@ def test_submit_happy_path(runtime: FakeRuntime) -> None:
     assert created.id == job.id
     assert created.status is JobStatus.QUEUED
     assert created.provider_request_id is None  # recorded before the paid provider call
+    assert created.submission == "in_progress"
     assert created.tenant_id == "key_tenant"
     assert created.provider is ProviderName.SANDBOX
     assert created.model == "grok-imagine-video"
@@ -437,7 +475,7 @@ def test_submit_happy_path(runtime: FakeRuntime) -> None:
         image_url=PNG_DATA_URI,
         user="end-user-1",
         # The sandbox speaks the xAI contract, which takes output.upload_url: zero-copy.
-        upload_url=f"https://videos.s3.invalid/videos/key_tenant/{job.id}.mp4?X-Amz-Expires="
+        upload_url=f"https://videos.s3.invalid/incoming/key_tenant/{job.id}.mp4?X-Amz-Expires="
         f"{runtime.settings.job_deadline_seconds + 300}",
     )
 
@@ -519,15 +557,6 @@ def test_submit_uses_named_provider_and_time_scale() -> None:
             submission.SUBMIT_ATTEMPTS,
             id="transient",
         ),
-        pytest.param(
-            [ProviderMalformed("not json", status_code=200)] * submission.SUBMIT_ATTEMPTS,
-            503,
-            "provider_unavailable",
-            None,
-            {},
-            submission.SUBMIT_ATTEMPTS,
-            id="malformed",
-        ),
     ],
 )
 def test_submit_provider_errors(
@@ -584,6 +613,121 @@ def test_submit_retry_delays_are_capped_and_scaled(
         submission.submit_job(runtime, request(), tenant_id="key_t")
     assert sleeps == [pytest.approx(2.5)] * (submission.SUBMIT_ATTEMPTS - 1)  # min(600, 5) * 1.0 * 0.5
     assert caught.value.headers == {"Retry-After": "600"}
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (ProviderTimeout("sandbox sent no answer (ReadTimeout)"), "provider_submit_timeout"),
+        (ProviderMalformed("not json", status_code=200), "provider_malformed_response"),
+    ],
+)
+def test_a_submit_the_provider_may_have_accepted_is_not_retried_but_failed_and_announced(
+    runtime: FakeRuntime, sleeps: list[float], error: ProviderError, code: str
+) -> None:
+    runtime._adapter.submit_outcomes = [error, "req-never"]
+    job = submission.submit_job(runtime, request(), tenant_id="key_t")
+    assert len(runtime.calls("adapter.submit")) == 1  # never a second, possibly paid, job
+    assert sleeps == []
+    assert job.status is JobStatus.FAILED and job.error is not None
+    assert job.error.code == code
+    assert "did not submit it again" in job.error.message and "key-" not in job.error.message
+    assert runtime.calls("store.delete") == []  # the record stays: a job may exist at the provider
+    stored = runtime.store.get(job.id)
+    assert stored.status is JobStatus.FAILED and stored.submission is None
+    # Its workflow announces the failure at once (the first poll finds the job terminal).
+    (start,) = runtime.calls("sfn.start_execution")
+    assert start["name"] == job.id and json.loads(start["input"])["wait_seconds"] == 0
+    assert runtime.calls("sns.publish") == []  # no video.queued for a job that never was
+
+
+def start_with_key(runtime: FakeRuntime, key: str) -> Job:
+    """What create_job's idempotent unit runs for `key` (the Powertools record aside)."""
+    prepared = submission._prepare(runtime, request(), tenant_id="key_t")
+    return submission._start_job(runtime, request(), prepared, tenant_id="key_t", idempotency_key=key)
+
+
+def test_a_retry_with_the_key_after_a_crash_before_start_execution_resumes_the_same_job(
+    runtime: FakeRuntime,
+) -> None:
+    runtime.sfn.crash = RuntimeError("the Lambda died")
+    with pytest.raises(RuntimeError):
+        start_with_key(runtime, "order-1")
+    (created,) = runtime.calls("store.create")
+    assert runtime.store.get(created.id).provider_request_id == "req-123"
+    assert runtime.store.get(created.id).submission == "in_progress"
+
+    job = start_with_key(runtime, "order-1")
+    assert job.id == created.id
+    assert len(runtime.calls("adapter.submit")) == 1
+    assert len(runtime.calls("store.create")) == 1
+    assert [start["name"] for start in runtime.calls("sfn.start_execution")] == [job.id]
+    assert runtime.store.get(job.id).submission is None
+    # Another key is another job.
+    other = start_with_key(runtime, "order-2")
+    assert other.id != job.id and len(runtime.calls("adapter.submit")) == 2
+
+
+def test_a_retry_after_the_provider_refused_submits_again_under_the_same_job_id(
+    runtime: FakeRuntime, sleeps: list[float]
+) -> None:
+    runtime._adapter.submit_outcomes = [ProviderRejected("no", status_code=422)]
+    with pytest.raises(ApiError):
+        start_with_key(runtime, "k")
+    job = start_with_key(runtime, "k")
+    assert job.status is JobStatus.QUEUED and job.provider_request_id == "req-123"
+    (first, second) = runtime.calls("store.create")
+    assert first.id == second.id == job.id  # the refused attempt left nothing but the claim
+
+
+@pytest.mark.parametrize(
+    ("request_id", "status", "code", "wait"),
+    [("req-9", JobStatus.QUEUED, None, 0), (None, JobStatus.FAILED, "submission_interrupted", 0)],
+)
+def test_the_reconciler_resumes_or_fails_old_unfinished_submits_and_leaves_young_ones(
+    runtime: FakeRuntime, request_id: str | None, status: JobStatus, code: str | None, wait: int
+) -> None:
+    now = datetime.now(UTC)
+    grace = timedelta(seconds=runtime.settings.submission_grace)
+    old, young = (
+        Job(
+            id=f"vid_{name}",
+            tenant_id="key_t",
+            provider=ProviderName.SANDBOX,
+            prompt="p",
+            provider_request_id=request_id,
+            created_at=now - age,
+            updated_at=now - age,
+            deadline_at=now + timedelta(hours=1),
+            submission="in_progress",
+        )
+        for name, age in (("old", grace + timedelta(seconds=1)), ("young", grace - timedelta(seconds=5)))
+    )
+    done = old.model_copy(update={"id": "vid_done", "submission": None})
+    for job in (old, young, done):
+        runtime.store.jobs[job.id] = job
+
+    report = submission.reconcile_submissions(runtime, now=now)
+
+    assert report.examined == 1
+    assert (report.resumed, report.failed) == ((["vid_old"], []) if code is None else ([], ["vid_old"]))
+    stored = runtime.store.get("vid_old")
+    assert stored.status is status and stored.submission is None
+    assert (stored.error.code if stored.error else None) == code
+    (start,) = runtime.calls("sfn.start_execution")
+    assert start["name"] == "vid_old" and json.loads(start["input"])["wait_seconds"] == wait
+    assert runtime.store.get("vid_young").submission == "in_progress"
+    assert runtime.calls("adapter.submit") == []  # never resubmitted
+
+
+def test_resuming_a_submit_whose_execution_already_started_is_harmless(runtime: FakeRuntime) -> None:
+    job = submission.submit_job(runtime, request(), tenant_id="key_t")
+    stored = runtime.store.get(job.id)
+    stored.submission = "in_progress"  # as if the end of the submit was never recorded
+    runtime.store.jobs[job.id] = stored
+    resumed = submission.resume_submission(runtime, stored)
+    assert resumed.id == job.id and runtime.store.get(job.id).submission is None
+    assert len(runtime.calls("sfn.start_execution")) == 2  # the second was told it exists
 
 
 def test_submit_errors_other_than_provider_errors_propagate(runtime: FakeRuntime) -> None:

@@ -6,7 +6,7 @@ by `Settings.sandbox_contract` at the sandbox base URL.
 
 from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING
 
 from videohook.config import Settings
 from videohook.models import ProviderName
@@ -14,6 +14,9 @@ from videohook.providers.aimlapi import AimlApiAdapter
 from videohook.providers.base import GenerationRequest, HttpAdapter, ProviderAdapter
 from videohook.providers.cometapi import CometApiAdapter
 from videohook.providers.xai import XaiAdapter
+
+if TYPE_CHECKING:
+    import httpx
 
 ADAPTERS: dict[ProviderName, type[HttpAdapter]] = {
     ProviderName.XAI: XaiAdapter,
@@ -42,8 +45,13 @@ def validate_capabilities(contract: ProviderName, request: GenerationRequest) ->
 def build_adapter(
     provider: ProviderName, *, settings: Settings, api_key: str, client: httpx.Client
 ) -> ProviderAdapter:
+    import httpx  # here: a handler that never calls a provider does not load it (cold start)
+
     adapter_class = ADAPTERS[contract_of(provider, settings)]
-    return adapter_class(settings.base_url(provider), api_key, client, label=provider.value)
+    timeout = httpx.Timeout(
+        settings.provider_timeout_seconds, connect=settings.provider_connect_timeout_seconds
+    )
+    return adapter_class(settings.base_url(provider), api_key, client, label=provider.value, timeout=timeout)
 
 
 __all__ = [

@@ -13,7 +13,7 @@ from videohook.providers.base import (
     job_error,
     parse_progress,
 )
-from videohook.providers.xai import moderated_result
+from videohook.providers.xai import expired_result, moderated_result
 
 AIMLAPI_MODEL = "x-ai/grok-imagine-video"
 
@@ -74,7 +74,11 @@ def parse_generation(body: Mapping[str, Any]) -> ProviderJobState | None:
         return ProviderJobState(status=JobStatus.SUCCEEDED, progress=100, video_url=url, raw_status=raw)
     if status in _FAILED:
         error = job_error(body.get("error"), default_message="the provider reported the generation as failed")
+        if error.code == "expired":  # an error status whose code says the job expired
+            return expired_result(raw)
         return ProviderJobState(status=JobStatus.FAILED, error=error, raw_status=raw)
+    if status == "expired":
+        return expired_result(raw)
     if status in _QUEUED:
         return ProviderJobState(status=JobStatus.QUEUED, progress=progress, raw_status=raw)
     return ProviderJobState(status=JobStatus.RUNNING, progress=progress, raw_status=raw)

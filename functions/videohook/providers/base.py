@@ -11,12 +11,14 @@ import json
 import math
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-import httpx
 from pydantic import BaseModel, ConfigDict
 
 from videohook.models import JobError, JobStatus
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class GenerationRequest(BaseModel):
@@ -80,6 +82,14 @@ class ProviderTransient(ProviderError):
     ) -> None:
         super().__init__(message, status_code=status_code)
         self.retry_after = retry_after
+
+
+class ProviderTimeout(ProviderTransient):
+    """The request was sent but no answer came (read timeout, connection dropped mid-answer):
+    the provider may have acted on it. Polls just try again; a submit must not (a second
+    paid job)."""
+
+    code = "provider_timeout"
 
 
 class ProviderMalformed(ProviderTransient):
@@ -209,11 +219,18 @@ class HttpAdapter:
     supports_upload_url: ClassVar[bool] = False
 
     def __init__(
-        self, base_url: str, api_key: str, client: httpx.Client, *, label: str | None = None
+        self,
+        base_url: str,
+        api_key: str,
+        client: httpx.Client,
+        *,
+        label: str | None = None,
+        timeout: httpx.Timeout | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key
         self._client = client
+        self._timeout = timeout  # None: the client's own
         # What messages call the provider: "sandbox" when the sandbox speaks this contract.
         self.label = label or self.name
 
@@ -259,13 +276,23 @@ class HttpAdapter:
         polling: bool = False,
     ) -> httpx.Response:
         """One request; returns any 2xx response and raises a classified ProviderError otherwise."""
+        import httpx  # here: a handler that never calls a provider does not load it (cold start)
+
         headers = {"Authorization": f"Bearer {self._api_key}", "Accept": "application/json"}
         try:
             response = self._client.request(
-                method, self._base_url + path, json=json, params=params, headers=headers
+                method,
+                self._base_url + path,
+                json=json,
+                params=params,
+                headers=headers,
+                timeout=self._timeout or httpx.USE_CLIENT_DEFAULT,
             )
-        except httpx.TimeoutException as exc:
+        except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # Nothing was sent: safe to try again.
             raise ProviderTransient(f"{self.label} timed out ({type(exc).__name__})") from exc
+        except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+            raise ProviderTimeout(f"{self.label} sent no answer ({type(exc).__name__})") from exc
         except httpx.RequestError as exc:
             raise ProviderTransient(
                 f"{self.label} unreachable ({type(exc).__name__}: {self._scrub(str(exc))})"

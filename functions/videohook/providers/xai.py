@@ -37,6 +37,12 @@ def request_body(request: GenerationRequest) -> dict[str, Any]:
     return {key: value for key, value in body.items() if value is not None}
 
 
+def expired_result(raw_status: str) -> ProviderJobState:
+    """The provider dropped the job before it finished: `expired`, the same for every contract."""
+    error = JobError(code="provider_expired", message="the provider expired the job before it finished")
+    return ProviderJobState(status=JobStatus.EXPIRED, error=error, raw_status=raw_status)
+
+
 def moderated_result(raw: str) -> ProviderJobState:
     """A moderated generation "completes" without a usable video: a failed job, not a success."""
     error = JobError(
@@ -74,10 +80,7 @@ def parse_job(body: Mapping[str, Any]) -> ProviderJobState | None:
             error = job_error(body.get("error"), default_message="the provider reported the job as failed")
             return ProviderJobState(status=JobStatus.FAILED, error=error, raw_status=raw)
         case "expired":
-            error = JobError(
-                code="provider_expired", message="the provider expired the job before it finished"
-            )
-            return ProviderJobState(status=JobStatus.EXPIRED, error=error, raw_status=raw)
+            return expired_result(raw)
     # A status outside the contract is an unknown shape: transient for a few polls, then a failure
     # that shows the body, which beats guessing "running" until the deadline.
     return None
