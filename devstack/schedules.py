@@ -107,7 +107,10 @@ class Scheduler:
             if self._stop.wait(max(0.0, due[schedule.rule] - time.monotonic())):
                 return
             if not self._paused.is_set():
-                self.invoke(schedule)
+                try:
+                    self.invoke(schedule)
+                except Exception:  # noqa: BLE001 - like EventBridge: a failed run does not end the schedule
+                    logger.exception("could not run %s", schedule.rule)
             due[schedule.rule] = time.monotonic() + self._wait(schedule)
 
     @contextmanager
