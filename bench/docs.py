@@ -61,7 +61,10 @@ Every figure sits beside its baseline from the same run; ratios are figure / bas
   sandbox's generation times are multiplied by the time scale; Lambda and HTTP overheads are
   not. The local stack is one Python process (moto's server, its Step Functions interpreter,
   every handler, the API): 100 jobs at once measure its throughput under the GIL, not what
-  AWS would do with 100 concurrent Lambdas.
+  AWS would do with 100 concurrent Lambdas. Its API emulator is one api Lambda instance,
+  which handles one request at a time (as a Lambda instance does; Powertools' resolver keeps
+  the current request on the module's app), so 100 simultaneous submits queue there: the
+  submit latencies are that queue's, where AWS would run 100 instances side by side.
 """
 
 
