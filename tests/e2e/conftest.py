@@ -56,3 +56,22 @@ def receiver():
 def module_receiver():
     """One loopback webhook endpoint for a module whose tests share jobs run together."""
     yield from _serve_webhooks()
+
+
+@pytest.fixture
+def provider_cannot_upload(monkeypatch):
+    """Upload URLs on a closed loopback port: a sandbox speaking a contract with
+    `output.upload_url` fails its PUT and reports the job done anyway, so FinalizeVideo copies
+    the video from the provider's URL (the fallback of zero-copy, tests/e2e/test_zero_copy.py)."""
+    import socket
+
+    from videohook.runtime import Runtime
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setattr(
+        Runtime,
+        "presigned_video_upload_url",
+        lambda self, key, *, expires_in: f"http://127.0.0.1:{port}/nowhere/{key}",
+    )

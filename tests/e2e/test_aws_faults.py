@@ -7,7 +7,6 @@ event hooks on the runtime's own clients (tests/e2e/botocore_faults.py)."""
 from __future__ import annotations
 
 import hashlib
-import socket
 import time
 import uuid
 
@@ -58,27 +57,6 @@ def faults(runtime):
 def retry_sleeps():
     with RetrySleeps() as sleeps:
         yield sleeps
-
-
-@pytest.fixture
-def receiver():
-    receiver = WebhookReceiver()
-    yield receiver
-    receiver.stop()
-
-
-@pytest.fixture
-def provider_cannot_upload(monkeypatch):
-    """Upload URLs on a closed loopback port: the sandbox's PUT fails, so FinalizeVideo copies
-    the video with PutObject (tests/e2e/test_zero_copy.py)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    monkeypatch.setattr(
-        runtime_module.Runtime,
-        "presigned_video_upload_url",
-        lambda self, key, *, expires_in: f"http://127.0.0.1:{port}/nowhere/{key}",
-    )
 
 
 def _submit(api, receiver: WebhookReceiver, prompt: str, **headers: str) -> str:

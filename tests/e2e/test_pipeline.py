@@ -192,24 +192,6 @@ def test_every_provider_outcome_ends_terminal_with_a_notification(
     assert final["video"] is None
 
 
-@pytest.fixture
-def provider_cannot_upload(monkeypatch):
-    """The sandbox (xAI contract) would PUT the video to its upload URL and no download would
-    happen (zero-copy, tests/e2e/test_zero_copy.py): point that URL at a closed port instead."""
-    import socket
-
-    from videohook.runtime import Runtime
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    monkeypatch.setattr(
-        Runtime,
-        "presigned_video_upload_url",
-        lambda self, key, *, expires_in: f"http://127.0.0.1:{port}/{key}",
-    )
-
-
 def test_a_truncated_download_is_retried_then_fails_and_leaves_nothing_in_s3(
     local_stack, api, receiver, provider_cannot_upload
 ):

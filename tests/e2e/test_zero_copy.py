@@ -4,7 +4,6 @@ URL it was given at submit, FinalizeVideo only verifies it; without a usable upl
 from __future__ import annotations
 
 import hashlib
-import socket
 import time
 
 import boto3
@@ -14,7 +13,6 @@ from standardwebhooks import Webhook
 from sandbox.mp4 import mp4_sha256
 from videohook import polling, workflow_steps
 from videohook.job_history import history_id
-from videohook.runtime import Runtime
 
 pytestmark = pytest.mark.e2e
 TIMEOUT = 60
@@ -70,19 +68,6 @@ def test_the_completion_time_feeds_the_kind_history(local_stack, api, receiver):
     table = boto3.resource("dynamodb").Table(local_stack.environment["VIDEOHOOK_JOBS_TABLE"])
     item = table.get_item(Key={"id": history_id(kind)}).get("Item")
     assert item is not None and int(item["seq"]) >= 1 and item["slots"]
-
-
-@pytest.fixture
-def provider_cannot_upload(monkeypatch):
-    """Upload URLs that point at a closed loopback port: the sandbox's PUT fails, it reports done anyway."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    monkeypatch.setattr(
-        Runtime,
-        "presigned_video_upload_url",
-        lambda self, key, *, expires_in: f"http://127.0.0.1:{port}/nowhere/{key}",
-    )
 
 
 def test_without_an_upload_finalize_falls_back_to_the_copy(
