@@ -1,4 +1,4 @@
-"""Constructs of the videohook stack, plus the two helpers they share.
+"""Constructs of the videohook stack, plus the helpers they share.
 
 - `LambdaFactory` builds every Lambda function the same way: one code asset
   (`functions/`), one dependencies layer, Python 3.12 on ARM_64, active X-Ray
@@ -8,6 +8,8 @@
 - `acknowledge` / `ref` record a cdk-nag v3 acknowledgment
   (`Validations.of(scope).acknowledge`) for one rule or one finding
   (`AwsSolutions-IAM5[Resource::<JobsTable.Arn>/index/*]`), with a reason.
+- `table` builds every DynamoDB table the same way: on demand, point-in-time
+  recovery, AWS-managed encryption, a TTL attribute, string keys.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from aws_cdk import Acknowledgment, CfnResource, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -46,6 +49,33 @@ def set_logical_id(construct: IConstruct, logical_id: str) -> None:
     resource = construct.node.default_child
     assert isinstance(resource, CfnResource), f"{construct.node.path} has no CloudFormation resource"
     resource.override_logical_id(logical_id)
+
+
+def table(
+    scope: Construct,
+    logical_id: str,
+    *,
+    partition_key: str,
+    sort_key: str | None = None,
+    ttl_attribute: str,
+    removal_policy: RemovalPolicy,
+) -> dynamodb.Table:
+    """An on-demand table with string keys, point-in-time recovery and AWS-managed encryption."""
+    new_table = dynamodb.Table(
+        scope,
+        logical_id,
+        partition_key=dynamodb.Attribute(name=partition_key, type=dynamodb.AttributeType.STRING),
+        sort_key=dynamodb.Attribute(name=sort_key, type=dynamodb.AttributeType.STRING) if sort_key else None,
+        billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+        point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+            point_in_time_recovery_enabled=True
+        ),
+        encryption=dynamodb.TableEncryption.AWS_MANAGED,
+        time_to_live_attribute=ttl_attribute,
+        removal_policy=removal_policy,
+    )
+    set_logical_id(new_table, logical_id)
+    return new_table
 
 
 @dataclass

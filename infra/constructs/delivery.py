@@ -13,7 +13,6 @@ The schedule (immediately, 5 s, 5 min, ... 24 h: about three days) lives in
 from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
@@ -27,6 +26,7 @@ from infra.constructs import (
     ref,
     set_logical_id,
     standard_state_machine,
+    table,
 )
 from infra.constructs.notifications import Notifications
 from infra.constructs.storage import Storage
@@ -48,20 +48,14 @@ class Delivery(Construct):
         self.event_bus = events.EventBus.from_event_bus_name(self, "EventBus", event_bus_name)
 
         # Attempts (pk = job id) and disabled webhook URLs (pk = tenant#<id>).
-        self.table = dynamodb.Table(
+        self.table = table(
             self,
             "DeliveriesTable",
-            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            time_to_live_attribute="expires_at",
+            partition_key="pk",
+            sort_key="sk",
+            ttl_attribute="expires_at",
             removal_policy=RemovalPolicy.RETAIN,
         )
-        set_logical_id(self.table, "DeliveriesTable")
 
         self.dead_letter_queue = sqs.Queue(
             self,

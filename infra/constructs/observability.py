@@ -71,6 +71,11 @@ def app_metric(name: str, statistic: str = "Sum", label: str | None = None) -> c
     )
 
 
+def _math(expression: str, label: str, **metrics: cw.IMetric) -> cw.MathExpression:
+    """Metric math over `metrics` (each named by its keyword in `expression`), per alarm period."""
+    return cw.MathExpression(expression=expression, using_metrics=metrics, label=label, period=PERIOD)
+
+
 def _search(metric_name: str, dimension: str, statistic: str = "Sum") -> cw.MathExpression:
     """Every series of `metric_name` split by `dimension` (e.g. failures by error code)."""
     return cw.MathExpression(
@@ -155,16 +160,12 @@ class Observability(Construct):
         self._action = cw_actions.SnsAction(self.topic)
 
         # ---- application alarms (EMF metrics) ----------------------------------------
-        succeeded = app_metric(JOBS_SUCCEEDED)
-        failed = app_metric(JOBS_FAILED)
-        self.failed_job_rate = cw.MathExpression(
-            expression=(
-                f"IF(FILL(succeeded, 0) + FILL(failed, 0) >= {settings.failed_job_rate_min_jobs}, "
-                "100 * FILL(failed, 0) / (FILL(succeeded, 0) + FILL(failed, 0)), 0)"
-            ),
-            using_metrics={"succeeded": succeeded, "failed": failed},
-            label="failed-job rate (%)",
-            period=PERIOD,
+        self.failed_job_rate = _math(
+            f"IF(FILL(succeeded, 0) + FILL(failed, 0) >= {settings.failed_job_rate_min_jobs}, "
+            "100 * FILL(failed, 0) / (FILL(succeeded, 0) + FILL(failed, 0)), 0)",
+            "failed-job rate (%)",
+            succeeded=app_metric(JOBS_SUCCEEDED),
+            failed=app_metric(JOBS_FAILED),
         )
         self._alarm(
             "FailedJobRate",
@@ -180,16 +181,12 @@ class Observability(Construct):
             anchor="failedjobrate",
         )
 
-        requests = app_metric(PROVIDER_REQUESTS)
-        errors = app_metric(PROVIDER_ERRORS)
-        self.provider_error_rate = cw.MathExpression(
-            expression=(
-                f"IF(FILL(requests, 0) >= {settings.provider_error_rate_min_requests}, "
-                "100 * FILL(errors, 0) / FILL(requests, 0), 0)"
-            ),
-            using_metrics={"requests": requests, "errors": errors},
-            label="provider error rate (%)",
-            period=PERIOD,
+        self.provider_error_rate = _math(
+            f"IF(FILL(requests, 0) >= {settings.provider_error_rate_min_requests}, "
+            "100 * FILL(errors, 0) / FILL(requests, 0), 0)",
+            "provider error rate (%)",
+            requests=app_metric(PROVIDER_REQUESTS),
+            errors=app_metric(PROVIDER_ERRORS),
         )
         self._alarm(
             "ProviderErrorRate",
@@ -206,18 +203,14 @@ class Observability(Construct):
 
         # ---- workflows, dead letters, functions --------------------------------------
         for label, machine in state_machines.items():
-            expression = cw.MathExpression(
-                expression="FILL(failed, 0) + FILL(timedOut, 0)",
-                using_metrics={
-                    "failed": machine.metric_failed(period=PERIOD, statistic="Sum"),
-                    "timedOut": machine.metric_timed_out(period=PERIOD, statistic="Sum"),
-                },
-                label=f"{label} executions failed or timed out",
-                period=PERIOD,
-            )
             self._alarm(
                 f"{label}ExecutionsFailed",
-                expression,
+                _math(
+                    "FILL(failed, 0) + FILL(timedOut, 0)",
+                    f"{label} executions failed or timed out",
+                    failed=machine.metric_failed(period=PERIOD, statistic="Sum"),
+                    timedOut=machine.metric_timed_out(period=PERIOD, statistic="Sum"),
+                ),
                 threshold=1,
                 comparison=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
                 description=f"An execution of the {label} state machine failed or timed out.",

@@ -7,7 +7,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.constructs import acknowledge, set_logical_id
+from infra.constructs import acknowledge, set_logical_id, table
 
 VIDEO_KEY_PREFIX = "videos/"  # Settings.video_key_prefix
 UPLOAD_KEY_PREFIX = "uploads/"  # Settings.upload_key_prefix: images PUT through POST /v1/uploads
@@ -24,16 +24,11 @@ class Storage(Construct):
 
         # One item per job (`id`), listed per tenant by creation time; `expires_at`
         # (epoch seconds) lets DynamoDB drop old jobs.
-        self.jobs_table = dynamodb.Table(
+        self.jobs_table = table(
             self,
             "JobsTable",
-            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            time_to_live_attribute="expires_at",
+            partition_key="id",
+            ttl_attribute="expires_at",
             removal_policy=RemovalPolicy.RETAIN,
         )
         self.jobs_table.add_global_secondary_index(
@@ -50,22 +45,15 @@ class Storage(Construct):
             sort_key=dynamodb.Attribute(name="created_at", type=dynamodb.AttributeType.STRING),
             projection_type=dynamodb.ProjectionType.KEYS_ONLY,
         )
-        set_logical_id(self.jobs_table, "JobsTable")
 
         # Powertools idempotency records (key `id`, TTL `expiration`): short-lived, recreatable.
-        self.idempotency_table = dynamodb.Table(
+        self.idempotency_table = table(
             self,
             "IdempotencyTable",
-            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            time_to_live_attribute="expiration",
+            partition_key="id",
+            ttl_attribute="expiration",
             removal_policy=RemovalPolicy.DESTROY,
         )
-        set_logical_id(self.idempotency_table, "IdempotencyTable")
 
         # Server access logs of the video bucket (cdk-nag S1). S3 log delivery
         # only supports SSE-S3 on the target bucket.

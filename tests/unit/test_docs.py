@@ -198,8 +198,11 @@ def test_context_keys_and_config_files_in_the_docs_are_accepted() -> None:
 def test_stack_outputs_and_logical_ids_named_in_the_docs_exist() -> None:
     stack_source = (REPO / "infra" / "stack.py").read_text()
     outputs = set(re.findall(r'CfnOutput\(\s*self,\s*"(\w+)"', stack_source))
-    # Logical ids set by hand, directly or through the state machine builder.
-    pattern = r'set_logical_id\([^,]+,\s*"(\w+)"\)|standard_state_machine\(\s*self,\s*"(\w+)"'
+    # Logical ids set by hand, directly or through the state machine and table builders.
+    pattern = (
+        r'set_logical_id\([^,]+,\s*"(\w+)"\)|standard_state_machine\(\s*self,\s*"(\w+)"'
+        r'|\btable\(\s*self,\s*"(\w+)"'
+    )
     logical_ids = {
         name
         for path in (REPO / "infra").rglob("*.py")
@@ -213,6 +216,7 @@ def test_stack_outputs_and_logical_ids_named_in_the_docs_exist() -> None:
     used_resources = set(re.findall(r"\$\(resource (\w+)\)|--logical-resource-id (\w+)", text))
     used_resources = {name for names in used_resources for name in names if name}
     assert {"ApiUrl", "ApiKeyId", "ProviderKeysSecretArn", "WebhookSecretArn", "OpsTopicArn"} <= used_outputs
+    assert {"JobsTable", "StateMachine", "ReconcileSubmissionsSchedule"} <= logical_ids  # the pattern works
     assert used_outputs <= outputs
     assert {"WebhookDeadLetterQueue", "DeliveryStateMachine", "UsagePlan"} <= used_resources
     assert used_resources <= logical_ids
