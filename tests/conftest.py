@@ -80,6 +80,11 @@ API_KEY_B = "vh_test_tenant_b"
 API_KEY_FUZZ = "vh_test_tenant_fuzz"
 
 
+# The session's local stack, once a test has started it.
+_started_stacks: list = []
+JOB_WORKFLOW_GRACE_SECONDS = 30
+
+
 @pytest.fixture(scope="session")
 def local_stack():
     """The synthesized template on moto's server, the sandbox provider and the API, once per session."""
@@ -93,8 +98,47 @@ def local_stack():
             webhook_secret=new_webhook_secret(),
         )
     ).start()
+    _started_stacks.append(stack)
     yield stack
     stack.stop()
+
+
+def running_executions(sfn, arn: str) -> list[dict]:  # noqa: ANN001 - a boto3 client
+    pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=arn, statusFilter="RUNNING")
+    return [execution for page in pages for execution in page["executions"]]
+
+
+def stop_running_deliveries(stack) -> None:  # noqa: ANN001 - devstack.stack.LocalStack
+    """Let the jobs' workflows end (they start the terminal deliveries), then stop every delivery."""
+    import time
+
+    import boto3
+
+    sfn = boto3.client("stepfunctions")
+    deadline = time.monotonic() + JOB_WORKFLOW_GRACE_SECONDS
+    while (
+        running_executions(sfn, stack.environment["VIDEOHOOK_STATE_MACHINE_ARN"])
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.1)
+    arn = stack.environment["VIDEOHOOK_DELIVERY_STATE_MACHINE_ARN"]
+    for execution in running_executions(sfn, arn):
+        sfn.stop_execution(executionArn=execution["executionArn"], cause="test finished")
+
+
+@pytest.fixture(autouse=True)
+def _quiet_local_stack(request):
+    """A test that used the local stack leaves no delivery retrying (its receiver is gone);
+    other tests run with the stack's schedules paused: its background work must not print
+    into the output they capture."""
+    if "local_stack" in request.fixturenames:
+        yield
+        stop_running_deliveries(request.getfixturevalue("local_stack"))
+    elif _started_stacks:
+        with _started_stacks[0].scheduler.paused():
+            yield
+    else:
+        yield
 
 
 @pytest.fixture

@@ -2,42 +2,15 @@
 
 from __future__ import annotations
 
-import time
-
-import boto3
 import pytest
 
 from devstack.receiver import WebhookReceiver
-from tests.e2e.fault_modes import running_executions
-
-JOB_WORKFLOW_GRACE_SECONDS = 30
-
-
-def stop_running_deliveries(stack) -> None:
-    """Let the jobs' workflows end (they start the terminal deliveries), then stop every delivery."""
-    sfn = boto3.client("stepfunctions")
-    deadline = time.monotonic() + JOB_WORKFLOW_GRACE_SECONDS
-    while (
-        running_executions(sfn, stack.environment["VIDEOHOOK_STATE_MACHINE_ARN"])
-        and time.monotonic() < deadline
-    ):
-        time.sleep(0.1)
-    arn = stack.environment["VIDEOHOOK_DELIVERY_STATE_MACHINE_ARN"]
-    for execution in running_executions(sfn, arn):
-        sfn.stop_execution(executionArn=execution["executionArn"], cause="test finished")
+from tests.conftest import stop_running_deliveries
 
 
 @pytest.fixture
 def stop_deliveries():
     return stop_running_deliveries
-
-
-@pytest.fixture(autouse=True)
-def _no_lingering_deliveries(request):
-    """Deliveries still retrying when a test ends (a receiver that is gone) are stopped."""
-    yield
-    if "local_stack" in request.fixturenames:
-        stop_running_deliveries(request.getfixturevalue("local_stack"))
 
 
 def _serve_webhooks():

@@ -25,6 +25,7 @@ from standardwebhooks import Webhook
 
 from devstack.api_gateway import tenant_id_for
 from devstack.receiver import WebhookReceiver
+from tests.conftest import running_executions
 from videohook.config import get_settings
 from videohook.runtime import get_runtime
 
@@ -265,11 +266,6 @@ def _environment(**variables: str):
         finally:
             patch.undo()
             get_settings.cache_clear()
-
-
-def running_executions(sfn: Any, arn: str) -> list[dict[str, Any]]:
-    pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=arn, statusFilter="RUNNING")
-    return [execution for page in pages for execution in page["executions"]]
 
 
 def run_modes(

@@ -18,7 +18,8 @@ from standardwebhooks import Webhook
 from devstack import lambda_bridge
 from devstack.lambda_bridge import LambdaKilled
 from sandbox.mp4 import mp4_sha256
-from tests.e2e.fault_modes import TERMINAL_EVENTS, running_executions
+from tests.conftest import running_executions
+from tests.e2e.fault_modes import TERMINAL_EVENTS
 from videohook.config import get_settings
 from videohook.runtime import get_runtime
 
