@@ -409,7 +409,8 @@ def _start_job(
     return _start_workflow(runtime, job)
 
 
-# What a retried submit or the reconciler tells the caller when the provider call's outcome was lost.
+# The job's error message when the provider may have started the job but videohook cannot
+# know it: the call went unanswered, or (a retry, the reconciler) the submit died during it.
 SUBMIT_OUTCOME_UNKNOWN = (
     "the provider did not confirm the job ({error}); it may have started it, so videohook did not "
     "submit it again (that could bill you twice). Submit again with a new Idempotency-Key."

@@ -307,7 +307,7 @@ def _submit(stack: Any, receiver: WebhookReceiver, modes: list[FaultMode]) -> li
 def _observe(stack: Any, receiver: WebhookReceiver, outcomes: list[Outcome], timeout: float) -> None:
     """Wait for every job's terminal webhook and for its deliveries to end, then gather the rest."""
     job_ids = {outcome.job_id for outcome in outcomes} - {None}
-    webhooks = _terminal_webhooks(stack, receiver, job_ids, timeout)
+    webhooks = terminal_webhooks(stack, receiver, job_ids, timeout)
     api_key = stack.config.api_keys[0]
     runtime, tenant = get_runtime(), tenant_id_for(api_key)
     s3, bucket = boto3.client("s3"), stack.environment["VIDEOHOOK_VIDEO_BUCKET"]
@@ -328,24 +328,28 @@ def _observe(stack: Any, receiver: WebhookReceiver, outcomes: list[Outcome], tim
             outcome.multipart_uploads = len(uploads)
 
 
-def _terminal_webhooks(
+def terminal_webhooks(
     stack: Any, receiver: WebhookReceiver, job_ids: set[str], timeout: float
 ) -> dict[str, list[str]]:
-    """The terminal event types each job's webhook got (every POST, retries included).
+    """The terminal events each job's webhook got: their types, one per webhook-id.
 
-    Waits until every job has one and no delivery execution is still running, so a
-    second POST of an event would have arrived too."""
+    A POST that the receiver answered too late for the sender is sent again with the same
+    webhook-id (Standard Webhooks: at least once; receivers skip an id they have seen), so
+    it is one webhook, counted once; a second *event* would have its own id. Waits until
+    every job has one and no delivery execution is still running, so a second event would
+    have arrived too."""
     webhook = Webhook(stack.webhook_secret)
     sfn = boto3.client("stepfunctions")
     deliveries = stack.environment["VIDEOHOOK_DELIVERY_STATE_MACHINE_ARN"]
-    received: dict[str, list[str]] = defaultdict(list)
+    received: dict[str, dict[str, str]] = defaultdict(dict)
     deadline = time.monotonic() + timeout
 
     def drain(wait: float) -> None:
         while (delivery := receiver.next(timeout=wait)) is not None:
-            event = webhook.verify(delivery[1], delivery[0])
+            headers, body = delivery
+            event = webhook.verify(body, headers)
             if event["type"] in TERMINAL_EVENTS.values():
-                received[event["data"]["id"]].append(event["type"])
+                received[event["data"]["id"]][headers["webhook-id"]] = event["type"]
             wait = 0
 
     while time.monotonic() < deadline and not job_ids <= received.keys():
@@ -353,7 +357,7 @@ def _terminal_webhooks(
     while time.monotonic() < deadline and running_executions(sfn, deliveries):
         time.sleep(0.2)
     drain(wait=0)
-    return dict(received)
+    return {job_id: list(events.values()) for job_id, events in received.items()}
 
 
 def describe(outcomes: list[Outcome]) -> str:

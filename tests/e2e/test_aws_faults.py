@@ -7,12 +7,10 @@ event hooks on the runtime's own clients (tests/e2e/botocore_faults.py)."""
 from __future__ import annotations
 
 import hashlib
-import time
 import uuid
 
 import boto3
 import pytest
-from standardwebhooks import Webhook
 
 from devstack import lambda_bridge
 from devstack.receiver import WebhookReceiver
@@ -28,12 +26,12 @@ from tests.e2e.botocore_faults import (
     RetrySleeps,
     backoff_problems,
 )
+from tests.e2e.fault_modes import terminal_webhooks
 from videohook import runtime as runtime_module
 
 pytestmark = pytest.mark.e2e
 TIMEOUT = 60
 FINALIZE = "handlers.finalize_video.handler"
-NOT_TERMINAL = ("video.queued", "video.running")
 
 
 @pytest.fixture
@@ -69,34 +67,6 @@ def _submit(api, receiver: WebhookReceiver, prompt: str, **headers: str) -> str:
     return answer.json()["id"]
 
 
-def _terminal_webhooks(local_stack, receiver: WebhookReceiver, job_id: str) -> list[dict]:
-    """The job's terminal webhooks: all of them, once its delivery execution has ended."""
-    verifier = Webhook(local_stack.webhook_secret)
-    events: list[dict] = []
-
-    def take(timeout: float) -> bool:
-        delivery = receiver.next(timeout=timeout)
-        if delivery is not None:
-            event = verifier.verify(delivery[1], delivery[0])
-            if event["data"]["id"] == job_id and event["type"] not in NOT_TERMINAL:
-                events.append({**event, "webhook_id": delivery[0]["webhook-id"]})
-        return delivery is not None
-
-    deadline = time.monotonic() + TIMEOUT
-    while not events and time.monotonic() < deadline:
-        take(0.5)
-    assert events, f"no terminal webhook for {job_id} within {TIMEOUT} s"
-    sfn = boto3.client("stepfunctions")
-    delivery_arn = local_stack.environment["VIDEOHOOK_DELIVERY_STATE_MACHINE_ARN"]
-    execution = delivery_arn.replace(":stateMachine:", ":execution:") + ":" + events[0]["webhook_id"]
-    while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING":
-        assert time.monotonic() < deadline, f"the delivery of {events[0]['webhook_id']} did not end"
-        take(0.1)
-    while take(0):
-        pass
-    return events
-
-
 def _video_objects(local_stack, job_id: str) -> tuple[list[str], list[str]]:
     """The job's objects in the video bucket, and its multipart uploads still open."""
     s3 = boto3.client("s3")
@@ -126,9 +96,9 @@ def test_throttling_and_5xx_from_every_aws_service_are_retried_with_backoff(
     faults.inject(runtime._secrets.client, "GetSecretValue", [THROTTLING])  # Powertools' provider
 
     job_id = _submit(api, receiver, "A kite over a beach", **{"Idempotency-Key": str(uuid.uuid4())})
-    events = _terminal_webhooks(local_stack, receiver, job_id)
+    events = terminal_webhooks(local_stack, receiver, {job_id}, TIMEOUT).get(job_id, [])
 
-    assert [event["type"] for event in events] == ["video.succeeded"]
+    assert events == ["video.succeeded"]
     final = api.get(f"/v1/videos/{job_id}").json()
     assert final["status"] == "succeeded", final
     assert _stored_sha256(final["video"]["s3_uri"]) == final["video"]["sha256"]
@@ -155,9 +125,9 @@ def test_an_s3_fault_outlasting_the_client_retries_is_retried_by_the_state_machi
     finalize_before = lambda_bridge.invocations.get(FINALIZE, 0)
 
     job_id = _submit(api, receiver, "A heron in the reeds")
-    events = _terminal_webhooks(local_stack, receiver, job_id)
+    events = terminal_webhooks(local_stack, receiver, {job_id}, TIMEOUT).get(job_id, [])
 
-    assert [event["type"] for event in events] == ["video.succeeded"]
+    assert events == ["video.succeeded"]
     final = api.get(f"/v1/videos/{job_id}").json()
     assert final["status"] == "succeeded", final
     # The first FinalizeVideo gave up after its client's last attempt (VideoUploadFailed); the

@@ -14,14 +14,13 @@ from typing import Any
 
 import boto3
 import pytest
-from standardwebhooks import Webhook
 
+from tests.e2e.fault_modes import terminal_webhooks
 from videohook.models import Job, JobStatus, ProviderName, utc_now
 from videohook.runtime import get_runtime
 
 pytestmark = pytest.mark.e2e
 TIMEOUT = 60
-NON_TERMINAL = ("video.queued", "video.running")
 
 
 class SimulatedKill(BaseException):
@@ -71,24 +70,9 @@ def _executions(local_stack: Any, job_id: str) -> list[str]:
     return [e["name"] for page in pages for e in page["executions"] if e["name"].startswith(job_id)]
 
 
-def _terminal_events(receiver: Any, secret: str, job_id: str, *, settle: float = 1.0) -> list[dict[str, Any]]:
-    """Every terminal webhook of the job: waits for the first, then `settle` s for any duplicate."""
-    found: list[dict[str, Any]] = []
-    settled_at = float("inf")
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        delivery = receiver.next(timeout=0.2)
-        if delivery is None:
-            if found and time.monotonic() > settled_at:
-                return found
-            continue
-        event = Webhook(secret).verify(delivery[1], delivery[0])
-        if event["data"]["id"] == job_id and event["type"] not in NON_TERMINAL:
-            found.append(event)
-            settled_at = time.monotonic() + settle
-    if found:
-        return found
-    raise AssertionError(f"no terminal webhook for {job_id} within {TIMEOUT} s")
+def _terminal_events(local_stack: Any, receiver: Any, job_id: str) -> list[str]:
+    """The job's terminal webhook events (one per webhook-id), once its deliveries ended."""
+    return terminal_webhooks(local_stack, receiver, {job_id}, TIMEOUT).get(job_id, [])
 
 
 def test_a_crash_before_start_execution_then_a_retry_with_the_key_makes_one_job(local_stack, api, receiver):
@@ -103,8 +87,7 @@ def test_a_crash_before_start_execution_then_a_retry_with_the_key_makes_one_job(
     assert retry.status_code == 202, retry.text
     assert retry.json()["id"] == job_id  # the same job, resumed
 
-    (event,) = _terminal_events(receiver, local_stack.webhook_secret, job_id)
-    assert event["type"] == "video.succeeded"
+    assert _terminal_events(local_stack, receiver, job_id) == ["video.succeeded"]
     assert _provider_submissions(local_stack, body["prompt"]) == 1
     assert _executions(local_stack, job_id) == [job_id]
     job = api.get(f"/v1/videos/{job_id}").json()
@@ -126,8 +109,7 @@ def test_a_killed_submit_is_resumed_by_the_reconciler_and_never_duplicated(local
     assert retry.json()["error"]["code"] == "idempotency_key_in_progress"
 
     # The scheduled reconciler finds the unfinished submit and starts its workflow.
-    (event,) = _terminal_events(receiver, local_stack.webhook_secret, job_id)
-    assert event["type"] == "video.succeeded"
+    assert _terminal_events(local_stack, receiver, job_id) == ["video.succeeded"]
     assert _provider_submissions(local_stack, body["prompt"]) == 1
     assert _executions(local_stack, job_id) == [job_id]
     assert get_runtime().store.get(job_id).submission is None
@@ -151,11 +133,10 @@ def test_a_submit_interrupted_during_the_provider_call_is_failed_with_a_webhook(
     )
     runtime.store.create(job)
 
-    (event,) = _terminal_events(receiver, local_stack.webhook_secret, job.id)
-    assert event["type"] == "video.failed"
-    assert event["data"]["error"]["code"] == "submission_interrupted"
+    assert _terminal_events(local_stack, receiver, job.id) == ["video.failed"]
     stored = runtime.store.get(job.id)
     assert stored.status is JobStatus.FAILED and stored.submission is None
+    assert stored.error is not None and stored.error.code == "submission_interrupted"
     assert _provider_submissions(local_stack, job.prompt) == 0
     assert _executions(local_stack, job.id) == [job.id]
 
@@ -168,8 +149,7 @@ def test_a_submit_that_times_out_is_not_retried_and_fails_with_a_webhook(local_s
     job = answer.json()
     assert job["status"] == "failed"
     assert job["error"]["code"] == "provider_submit_timeout"
-    (event,) = _terminal_events(receiver, local_stack.webhook_secret, job["id"])
-    assert event["type"] == "video.failed"
+    assert _terminal_events(local_stack, receiver, job["id"]) == ["video.failed"]
     deadline = time.monotonic() + 15  # the sandbox records the job when its late answer is sent
     while _provider_submissions(local_stack, body["prompt"]) == 0 and time.monotonic() < deadline:
         time.sleep(0.2)

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import threading
-import time
 import uuid
 
 import boto3
 import pytest
-from standardwebhooks import Webhook
 
 from devstack import lambda_bridge
 from devstack.lambda_bridge import LambdaKilled
 from sandbox.mp4 import mp4_sha256
-from tests.conftest import running_executions
-from tests.e2e.fault_modes import TERMINAL_EVENTS
+from tests.e2e.fault_modes import terminal_webhooks
 from videohook.config import get_settings
 from videohook.runtime import get_runtime
 
@@ -97,38 +94,6 @@ def kill_first_copy(copy_contract, monkeypatch):
             )
 
 
-def _wait_until_idle(stack) -> None:  # noqa: ANN001 - the LocalStack
-    """Until no job workflow and no webhook delivery runs: every webhook has been sent."""
-    sfn = boto3.client("stepfunctions")
-    machines = [
-        stack.environment[name]
-        for name in ("VIDEOHOOK_STATE_MACHINE_ARN", "VIDEOHOOK_DELIVERY_STATE_MACHINE_ARN")
-    ]
-    deadline = time.monotonic() + TIMEOUT
-    while any(running_executions(sfn, arn) for arn in machines):
-        assert time.monotonic() < deadline, "workflows still running"
-        time.sleep(0.1)
-
-
-def _terminal_webhooks(stack, receiver, job_id: str) -> list[str]:  # noqa: ANN001
-    """The terminal event types received for `job_id`, waiting up to TIMEOUT for the first."""
-    types: list[str] = []
-    deadline = time.monotonic() + TIMEOUT
-    while not types and time.monotonic() < deadline:
-        types += _received(stack, receiver, job_id, wait=0.5)
-    _wait_until_idle(stack)
-    return types + _received(stack, receiver, job_id, wait=0.2)
-
-
-def _received(stack, receiver, job_id: str, wait: float) -> list[str]:  # noqa: ANN001
-    types = []
-    while (delivery := receiver.next(timeout=wait)) is not None:
-        event = Webhook(stack.webhook_secret).verify(delivery[1], delivery[0])
-        if event["data"]["id"] == job_id and event["type"] in TERMINAL_EVENTS.values():
-            types.append(event["type"])
-    return types
-
-
 def test_a_finalize_killed_mid_copy_is_retried_and_leaves_no_upload(
     local_stack, api, receiver, kill_first_copy
 ):
@@ -139,7 +104,7 @@ def test_a_finalize_killed_mid_copy_is_retried_and_leaves_no_upload(
     assert answer.status_code == 202, answer.text
     job_id = answer.json()["id"]
 
-    assert _terminal_webhooks(local_stack, receiver, job_id) == ["video.succeeded"]
+    assert terminal_webhooks(local_stack, receiver, {job_id}, TIMEOUT).get(job_id) == ["video.succeeded"]
     final = api.get(f"/v1/videos/{job_id}").json()
     assert final["status"] == "succeeded", final
     bucket, key = final["video"]["s3_uri"].removeprefix("s3://").split("/", 1)
