@@ -115,6 +115,9 @@ def run(local_stack, api, capsys, traced_invocations) -> Run:
     from devstack.receiver import WebhookReceiver
 
     receiver = WebhookReceiver()
+    # The scheduled reconciler logs about no job: it must not run into this capture.
+    paused = local_stack.scheduler.paused()
+    paused.__enter__()
     try:
         ids = []
         for prompt in ("A lighthouse at dusk.", "A storm at sea sandbox:outcome=failed"):
@@ -138,6 +141,7 @@ def run(local_stack, api, capsys, traced_invocations) -> Run:
         time.sleep(0.5)  # let the last steps of both executions (publish, delivery) log too
         result.documents += _emf_documents(capsys.readouterr().out)
     finally:
+        paused.__exit__(None, None, None)
         logger.removeHandler(capture)
         receiver.stop()
     _RUN.append(result)
