@@ -331,16 +331,18 @@ def _start_job(
     now = utc_now()
     job_id = new_job_id(now)
     if idempotency_key is not None:
-        job_id = runtime.store.claim(
+        claimed = runtime.store.claim(
             _claim_id(tenant_id, idempotency_key),
             job_id,
             now=now,
             expires_at=now + timedelta(seconds=settings.idempotency_ttl_seconds),
         )
-        try:
-            return resume_submission(runtime, runtime.store.get(job_id))
-        except JobNotFound:
-            pass  # a new claim, or its first attempt was refused by the provider
+        if claimed != job_id:  # an earlier attempt's claim: resume its job
+            job_id = claimed
+            try:
+                return resume_submission(runtime, runtime.store.get(job_id))
+            except JobNotFound:
+                pass  # that attempt was refused by the provider: submit again under its id
     job = Job(
         id=job_id,
         tenant_id=tenant_id,

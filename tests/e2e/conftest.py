@@ -48,3 +48,22 @@ def provider_cannot_upload(monkeypatch):
         "presigned_video_upload_url",
         lambda self, key, *, expires_in: f"http://127.0.0.1:{port}/nowhere/{key}",
     )
+
+
+@pytest.fixture
+def sns_queue(local_stack):
+    """An SQS queue subscribed to the job topic, as a subscriber in the cloud would be."""
+    import time
+
+    import boto3
+
+    sqs, sns = boto3.client("sqs"), boto3.client("sns")
+    url = sqs.create_queue(QueueName=f"e2e-{time.monotonic_ns()}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(
+        TopicArn=local_stack.environment["VIDEOHOOK_TOPIC_ARN"],
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    return url

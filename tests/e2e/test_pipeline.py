@@ -20,21 +20,6 @@ pytestmark = pytest.mark.e2e
 TIMEOUT = 60
 
 
-@pytest.fixture
-def sns_queue(local_stack):
-    """An SQS queue subscribed to the job topic, as a subscriber in the cloud would be."""
-    sqs, sns = boto3.client("sqs"), boto3.client("sns")
-    url = sqs.create_queue(QueueName=f"e2e-{time.monotonic_ns()}")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(
-        TopicArn=local_stack.environment["VIDEOHOOK_TOPIC_ARN"],
-        Protocol="sqs",
-        Endpoint=arn,
-        Attributes={"RawMessageDelivery": "true"},
-    )
-    return url
-
-
 def _wait_for_webhook(receiver: WebhookReceiver, secret: str, job_id: str) -> dict:
     deadline = time.monotonic() + TIMEOUT
     while time.monotonic() < deadline:

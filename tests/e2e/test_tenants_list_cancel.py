@@ -22,20 +22,6 @@ TIMEOUT = 60
 SLOW = "sandbox:seconds=100000"
 
 
-@pytest.fixture
-def sns_queue(local_stack):
-    sqs, sns = boto3.client("sqs"), boto3.client("sns")
-    url = sqs.create_queue(QueueName=f"cancel-{time.monotonic_ns()}")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(
-        TopicArn=local_stack.environment["VIDEOHOOK_TOPIC_ARN"],
-        Protocol="sqs",
-        Endpoint=arn,
-        Attributes={"RawMessageDelivery": "true"},
-    )
-    return url
-
-
 def _create(api, prompt: str, **fields: Any) -> dict[str, Any]:
     answer = api.post("/v1/videos", json={"prompt": prompt, "duration": 1, **fields})
     assert answer.status_code == 202, answer.text
