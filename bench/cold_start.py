@@ -1,20 +1,24 @@
 """Cold import time of every Lambda handler vs a bare `import boto3`, in fresh interpreters.
 
 What a Lambda cold start imports is the handler module (the `Handler` of the template)
-with the runtime dependencies of the layer. To measure that, not this repository's dev
-environment, each import runs in a fresh `python -S` (no site-packages) with
-PYTHONPATH = functions/ + a directory of links to exactly the runtime dependencies
-(`uv export --no-dev`, as the Makefile builds the layer): the dev-only packages (moto,
-cdk, pytest, rich, click, ...) are not there to be picked up by accident (httpx, for
-one, imports its command line, and with it rich and click, whenever they are installed).
-Bytecode is compiled once beforehand into a private cache (PYTHONPYCACHEPREFIX), as a
-deployment should ship it; the modules are measured round-robin so that load on the
-machine affects them alike. The figure is the median of `runs` imports, timed inside
-the process (`time.perf_counter` around the import statement).
+with the runtime dependencies of the layer, on the function's Python. To measure that, not
+this repository's dev environment, each import runs in a fresh `python -S` (no
+site-packages) of Lambda's Python version (`infra.constructs.RUNTIME`) with PYTHONPATH =
+functions/ + a directory holding exactly the runtime dependencies (`uv export --no-dev`, as
+the Makefile builds the layer): the dev-only packages (moto, cdk, pytest, rich, click, ...)
+are not there to be picked up by accident (httpx, for one, imports its command line, and
+with it rich and click, whenever they are installed). For another Python than the dev
+one, that directory is installed once from the lock (`uv pip install --target`) and kept in
+.tools/; without that Python or uv, the dev interpreter and links into its environment
+stand in, and the note says so. Bytecode is compiled once beforehand into a private cache
+(PYTHONPYCACHEPREFIX), as a deployment should ship it; the modules are measured
+round-robin so that load on the machine affects them alike. The figure is the median of
+`runs` imports, timed inside the process (`time.perf_counter` around the import statement).
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import os
 import shutil
@@ -50,30 +54,34 @@ def handler_modules() -> list[str]:
     )
 
 
-def runtime_distributions() -> list[str] | None:
-    """The locked runtime dependencies (what the Lambda layer holds), or None without uv."""
-    uv = REPO / ".tools" / "bin" / "uv"
-    if not uv.exists():
+UV = REPO / ".tools" / "bin" / "uv"
+SITES = REPO / ".tools" / "bench"
+
+
+def lambda_python_version() -> str:
+    """The Python version Lambda runs the handlers on, as the stack declares it ("3.12")."""
+    from infra.constructs import RUNTIME
+
+    return RUNTIME.name.removeprefix("python")
+
+
+def runtime_requirements() -> str | None:
+    """The locked runtime dependencies (what the Lambda layer holds), as requirements; None without uv."""
+    if not UV.exists():
         return None
     done = subprocess.run(
-        [str(uv), "export", "--frozen", "--no-dev", "--no-hashes", "--no-emit-project", "--quiet"],
+        [str(UV), "export", "--frozen", "--no-dev", "--no-hashes", "--no-emit-project", "--quiet"],
         cwd=REPO,
         capture_output=True,
         text=True,
     )
-    if done.returncode != 0:
-        return None
-    return [
-        line.split("==")[0] for line in done.stdout.splitlines() if "==" in line and not line[0].isspace()
-    ]
+    return done.stdout if done.returncode == 0 else None
 
 
-def build_runtime_site(target: Path) -> bool:
-    """Links to the top-level modules of the runtime dependencies; False if they are unknown."""
-    names = runtime_distributions()
-    if not names:
-        return False
-    for name in names:
+def link_runtime_site(requirements: str, target: Path) -> None:
+    """Links to the top-level modules of the runtime dependencies, from the dev environment."""
+    pinned = (line for line in requirements.splitlines() if "==" in line and not line[0].isspace())
+    for name in (line.split("==")[0] for line in pinned):
         distribution = importlib.metadata.distribution(name)
         tops = {file.parts[0] for file in distribution.files or [] if file.parts[0] != ".."}
         for top in tops:
@@ -82,30 +90,98 @@ def build_runtime_site(target: Path) -> bool:
             source = Path(str(distribution.locate_file(top)))
             if source.exists() and not (target / top).exists():
                 (target / top).symlink_to(source)
-    return True
 
 
-def measure(runs: int = 10, modules: list[str] | None = None) -> tuple[list[ImportFigures], str]:
-    """(figures per handler, a note on the environment)."""
+def find_python(version: str) -> str | None:
+    """The real executable of Python `version`: on PATH or installed by pyenv (whose shim
+    runs only the selected version), or None."""
+    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates = [shutil.which(f"python{version}")]
+    candidates += sorted(map(str, pyenv_root.glob(f"versions/{version}.*/bin/python{version}")), reverse=True)
+    for candidate in filter(None, candidates):
+        done = subprocess.run(
+            [candidate, "-c", "import sys; print(sys.executable, '%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode == 0 and done.stdout.split()[1:] == [version]:
+            return done.stdout.split()[0]
+    return None
+
+
+def install_runtime_site(python: str, version: str, requirements: str) -> Path | None:
+    """The runtime dependencies installed for `python` from the lock, kept in .tools/ by lock state."""
+    key = hashlib.sha256(f"{version}\n{requirements}".encode()).hexdigest()[:16]
+    site = SITES / f"site-py{version}-{key}"
+    if (site / ".complete").exists():
+        return site
+    shutil.rmtree(site, ignore_errors=True)
+    site.mkdir(parents=True)
+    listing = site / "requirements.txt"
+    listing.write_text(requirements)
+    done = subprocess.run(
+        [str(UV), "pip", "install", "--quiet", "--target", str(site), "--python", python,
+         "--only-binary", ":all:", "-r", str(listing)],
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    if done.returncode != 0:
+        shutil.rmtree(site, ignore_errors=True)
+        return None
+    (site / ".complete").touch()
+    return site
+
+
+@dataclass(frozen=True)
+class ImportEnvironment:
+    python: str
+    flags: tuple[str, ...]
+    path: tuple[str, ...]  # PYTHONPATH after functions/
+    note: str
+
+
+def import_environment(workdir: Path, python_version: str | None) -> ImportEnvironment:
+    """Lambda's Python with the runtime dependencies when it can be had, else the closest stand-in."""
+    requirements = runtime_requirements()
+    if requirements is None:
+        return ImportEnvironment(sys.executable, (), (), "the full dev environment (uv not found)")
+    dev_version = "{}.{}".format(*sys.version_info[:2])
+    only_runtime = "runtime dependencies only (uv export --no-dev), -S"
+    if python_version and python_version != dev_version:
+        python = find_python(python_version)
+        site = install_runtime_site(python, python_version, requirements) if python else None
+        if python and site:
+            return ImportEnvironment(
+                python, ("-S",), (str(site),), f"Python {python_version} (Lambda's), {only_runtime}"
+            )
+        missing = f"Python {python_version} (Lambda's) not found" if python is None else "install failed"
+        only_runtime += f"; dev Python {dev_version} ({missing})"
+    else:
+        only_runtime += f"; Python {dev_version}"
+    site = workdir / "site"
+    site.mkdir()
+    link_runtime_site(requirements, site)
+    return ImportEnvironment(sys.executable, ("-S",), (str(site),), only_runtime)
+
+
+def measure(
+    runs: int = 10, modules: list[str] | None = None, python_version: str | None = None
+) -> tuple[list[ImportFigures], str]:
+    """(figures per handler, a note on the environment); python_version None: the dev Python."""
     modules = modules or handler_modules()
     workdir = Path(tempfile.mkdtemp(prefix="videohook-bench-imports-"))
     try:
-        site = workdir / "site"
-        site.mkdir()
+        environment = import_environment(workdir, python_version)
         env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTHON", "AWS_"))}
-        env.update(PYTHONPYCACHEPREFIX=str(workdir / "pycache"), AWS_DEFAULT_REGION="us-east-1")
-        flags: list[str] = []
-        if build_runtime_site(site):
-            env["PYTHONPATH"] = os.pathsep.join([str(REPO / "functions"), str(site)])
-            flags = ["-S"]
-            note = "runtime dependencies only (uv export --no-dev), -S, bytecode precompiled"
-        else:
-            env["PYTHONPATH"] = str(REPO / "functions")
-            note = "the full dev environment (uv not found), bytecode precompiled"
+        env.update(
+            PYTHONPYCACHEPREFIX=str(workdir / "pycache"),
+            AWS_DEFAULT_REGION="us-east-1",
+            PYTHONPATH=os.pathsep.join([str(REPO / "functions"), *environment.path]),
+        )
 
         def once(module: str) -> float:
             done = subprocess.run(
-                [sys.executable, *flags, "-c", _PROBE.format(module=module)],
+                [environment.python, *environment.flags, "-c", _PROBE.format(module=module)],
                 env=env,
                 capture_output=True,
                 text=True,
@@ -123,6 +199,7 @@ def measure(runs: int = 10, modules: list[str] | None = None) -> tuple[list[Impo
             for module in targets:
                 times[module].append(once(module))
         baseline = statistics.median(times[BASELINE])
-        return [ImportFigures(module, statistics.median(times[module]), baseline) for module in modules], note
+        figures = [ImportFigures(module, statistics.median(times[module]), baseline) for module in modules]
+        return figures, f"{environment.note}, bytecode precompiled"
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

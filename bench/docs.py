@@ -45,9 +45,14 @@ Every figure sits beside its baseline from the same run; ratios are figure / bas
   video to its final key (ChecksumAlgorithm=SHA256), not here. Baseline:
   jobs of the same run where the sandbox speaks the AI/ML API contract (no upload_url).
 - **Cold import** (`bench/cold_start.py`): `import handlers.X` vs `import boto3`, each in a
-  fresh `python -S` with only the Lambda layer's dependencies on the path, bytecode
+  fresh `python -S` of Lambda's Python version (the stack's runtime, python3.12; the note
+  says if the dev Python had to stand in) with only the Lambda layer's dependencies on the
+  path (installed from uv.lock for that Python, once, into .tools/bench/), bytecode
   precompiled, timed inside the process, median of 10, round-robin. Handlers import boto3
   lazily, at their first AWS call: a cold start costs the handler's import plus boto3's.
+  Models build their validators at first use (`defer_build`), so an invocation builds the
+  few it uses; the api handler's remaining floor is Powertools' event_handler package,
+  whose `__init__` imports every resolver (AppSync's brings asyncio) and every event class.
 - **Cost** (`bench/cost.py`): one job of 107 s (AI/ML API's 720p example), 2 s queued, then
   linear progress, the kind's history warm; mean over ten sub-second phases of its end.
   Per poll: WaitForProvider, PollProvider, IsJobDone = 3 transitions and one poll Lambda;

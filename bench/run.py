@@ -30,6 +30,8 @@ class Config:
     copy_repeats: dict[int, int] = field(default_factory=lambda: {64 * MiB: 5, 1024 * MiB: 2})
     import_runs: int = 10
     import_modules: list[str] | None = None  # default: every module of functions/handlers
+    # Imports on Lambda's Python version (installed for the bench from the lock, once), not the dev one.
+    import_on_lambda_python: bool = True
     stack_jobs: int = 100
     stack_sequential: int = 5
     stack_copy_jobs: int = 10
@@ -173,7 +175,8 @@ def copy_rows(config: Config) -> list[Row]:
 
 
 def import_rows(config: Config) -> tuple[list[Row], str]:
-    figures, note = cold_start.measure(config.import_runs, config.import_modules)
+    version = cold_start.lambda_python_version() if config.import_on_lambda_python else None
+    figures, note = cold_start.measure(config.import_runs, config.import_modules, version)
     section = f"cold import (median of {config.import_runs} fresh processes)"
     rows = [
         Row(

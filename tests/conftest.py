@@ -72,6 +72,15 @@ def _no_off_machine_traffic():
 
 # ---- the local stack, shared by the integration and end-to-end layers ------
 
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests on moto's in-process mock run first: `mock_aws` resets every moto backend of the
+    process when it starts, and the local stack's moto server keeps its state in those."""
+    from moto import mock_aws
+
+    items.sort(key=lambda item: getattr(getattr(item, "module", None), "mock_aws", None) is not mock_aws)
+
+
 E2E_TIME_SCALE = 0.02
 API_KEY = "vh_test_tenant_a"
 # A second tenant (every API key is one), for isolation tests.
@@ -106,6 +115,19 @@ def local_stack():
 def running_executions(sfn, arn: str) -> list[dict]:  # noqa: ANN001 - a boto3 client
     pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=arn, statusFilter="RUNNING")
     return [execution for page in pages for execution in page["executions"]]
+
+
+def wait_until_deliveries_end(stack, deadline: float) -> None:  # noqa: ANN001 - devstack.stack.LocalStack
+    """Until no webhook delivery execution is running, or time.monotonic() reaches deadline."""
+    import time
+
+    import boto3
+
+    sfn = boto3.client("stepfunctions")
+    while time.monotonic() < deadline and running_executions(
+        sfn, stack.environment["VIDEOHOOK_DELIVERY_STATE_MACHINE_ARN"]
+    ):
+        time.sleep(0.1)
 
 
 def stop_running_deliveries(stack) -> None:  # noqa: ANN001 - devstack.stack.LocalStack

@@ -4,8 +4,9 @@ Each route parses (Powertools validates against the pydantic models), calls one 
 function of `videohook.submission` and shapes the answer. Every error is
 `{"error": {"code", "message", "field"}}`.
 
-`videohook.submission` (and with it the provider adapters, httpx and botocore) is imported
-by the routes that call it, not with this module: that keeps the cold start lean.
+`videohook.submission` (and with it the provider adapters, httpx and botocore) and
+`videohook.notifications` are imported by the routes that call them, not with this module:
+that keeps the cold start lean.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 
-from videohook import notifications, telemetry
+from videohook import telemetry
 from videohook.errors import ApiError
 from videohook.models import (
     CreateUploadRequest,
@@ -218,6 +219,8 @@ def cancel_video(id: JOB_ID) -> Response[JobView]:  # noqa: A002 - the path para
     responses=_responses(200, WebhookAttemptList, "The attempts, oldest first", 400, 404),
 )
 def list_deliveries(id: JOB_ID) -> Response[WebhookAttemptList]:  # noqa: A002 - the path parameter's name
+    from videohook import notifications
+
     attempts = notifications.delivery_log(get_runtime(), id, tenant_id=_tenant_id())
     return Response(status_code=200, content_type=JSON, body=WebhookAttemptList(data=attempts))
 
@@ -234,6 +237,8 @@ def list_deliveries(id: JOB_ID) -> Response[WebhookAttemptList]:  # noqa: A002 -
     responses=_responses(202, Redelivery, "Accepted: the event is being delivered", 400, 404, 409),
 )
 def redeliver_video(id: JOB_ID) -> Response[Redelivery]:  # noqa: A002 - the path parameter's name
+    from videohook import notifications
+
     redelivery = notifications.redeliver(get_runtime(), id, tenant_id=_tenant_id())
     return Response(status_code=202, content_type=JSON, body=redelivery)
 

@@ -14,10 +14,10 @@ import random
 from datetime import timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from videohook import telemetry
-from videohook.models import WebhookAttempt, utc_now
+from videohook.models import Model, WebhookAttempt, utc_now
 
 logger = telemetry.logger
 
@@ -33,7 +33,7 @@ ATTEMPT_RETENTION = timedelta(days=30)
 Outcome = Literal["retry", "delivered", "gone", "exhausted", "skipped"]
 
 
-class DeliveryRequest(BaseModel):
+class DeliveryRequest(Model):
     """Input of the delivery state machine and of each attempt."""
 
     job_id: str

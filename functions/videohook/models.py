@@ -60,14 +60,24 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class JobError(BaseModel):
+class Model(BaseModel):
+    """Base of every videohook model: its validator is built at its first use, not at import.
+
+    A Lambda's invocation uses a few of the models (a submit: the request, the job and its
+    view), so a cold start builds those few and not the twenty others.
+    """
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class JobError(Model):
     """A failure as callers see it: a stable machine-readable code and a human message."""
 
     code: str
     message: str
 
 
-class ImageInput(BaseModel):
+class ImageInput(Model):
     """The first frame: exactly one of `url` and `upload_id`."""
 
     model_config = ConfigDict(
@@ -107,7 +117,7 @@ EventType = Literal[
 ]
 
 
-class CreateVideoRequest(BaseModel):
+class CreateVideoRequest(Model):
     """Body of POST /v1/videos."""
 
     model_config = ConfigDict(extra="forbid")
@@ -159,7 +169,7 @@ class CreateVideoRequest(BaseModel):
     provider: ProviderName | None = Field(default=None, description="Default: the deployment's provider")
 
 
-class VideoArtifact(BaseModel):
+class VideoArtifact(Model):
     """The finished video, in the caller's bucket."""
 
     s3_uri: str
@@ -169,7 +179,7 @@ class VideoArtifact(BaseModel):
     download_url: str | None = None
 
 
-class JobView(BaseModel):
+class JobView(Model):
     """The job as callers see it: GET /v1/videos/{id}, webhooks and SNS."""
 
     id: str
@@ -218,7 +228,7 @@ class Job(JobView):
         return view
 
 
-class JobList(BaseModel):
+class JobList(Model):
     """GET /v1/videos: one page of the caller's jobs, newest first."""
 
     data: list[JobView]
@@ -227,7 +237,7 @@ class JobList(BaseModel):
     )
 
 
-class CreateUploadRequest(BaseModel):
+class CreateUploadRequest(Model):
     """Body of POST /v1/uploads."""
 
     model_config = ConfigDict(extra="forbid")
@@ -236,7 +246,7 @@ class CreateUploadRequest(BaseModel):
     bytes: int = Field(ge=1, le=MAX_UPLOAD_BYTES, strict=True, description="Size of the image in bytes")
 
 
-class UploadView(BaseModel):
+class UploadView(Model):
     """Where to PUT the image; then create the job with `image: {"upload_id": ...}`."""
 
     upload_id: str = Field(pattern=UPLOAD_ID_PATTERN)
@@ -246,7 +256,7 @@ class UploadView(BaseModel):
     expires_at: datetime = Field(description="The upload URL works until then")
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(Model):
     code: str = Field(description="Stable, machine-readable")
     message: str
     field: str | None = Field(
@@ -254,21 +264,21 @@ class ErrorBody(BaseModel):
     )
 
 
-class ErrorResponse(BaseModel):
+class ErrorResponse(Model):
     error: ErrorBody
 
 
 # ---- state machine payloads ------------------------------------------------
 
 
-class WorkflowInput(BaseModel):
+class WorkflowInput(Model):
     """Execution input written by submit, and what every task passes on."""
 
     job_id: str
     wait_seconds: int = Field(ge=0)
 
 
-class PollResult(BaseModel):
+class PollResult(Model):
     """Output of the poll step: the Choice state branches on `status`."""
 
     job_id: str
@@ -276,12 +286,12 @@ class PollResult(BaseModel):
     wait_seconds: int = Field(ge=0)
 
 
-class FinalizeResult(BaseModel):
+class FinalizeResult(Model):
     job_id: str
     status: JobStatus
 
 
-class ReconcileReport(BaseModel):
+class ReconcileReport(Model):
     """What one run of the submission reconciler did."""
 
     examined: int = 0
@@ -289,14 +299,14 @@ class ReconcileReport(BaseModel):
     failed: list[str] = Field(default_factory=list, description="jobs it failed (provider outcome unknown)")
 
 
-class TaskFailure(BaseModel):
+class TaskFailure(Model):
     """What a Catch hands to the fail step: Step Functions' error and cause."""
 
     job_id: str
     error: dict[str, Any] = Field(default_factory=dict)
 
 
-class WebhookEvent(BaseModel):
+class WebhookEvent(Model):
     """Body of every webhook and SNS message."""
 
     type: EventType
@@ -304,7 +314,7 @@ class WebhookEvent(BaseModel):
     data: dict[str, Any]
 
 
-class WebhookAttempt(BaseModel):
+class WebhookAttempt(Model):
     """One webhook delivery attempt, as GET /v1/videos/{id}/deliveries shows it."""
 
     event_id: str
@@ -317,11 +327,11 @@ class WebhookAttempt(BaseModel):
     delivered: bool = False
 
 
-class WebhookAttemptList(BaseModel):
+class WebhookAttemptList(Model):
     data: list[WebhookAttempt]
 
 
-class Redelivery(BaseModel):
+class Redelivery(Model):
     """A terminal event handed to delivery again, with its original webhook-id."""
 
     job_id: str

@@ -25,7 +25,7 @@ from standardwebhooks import Webhook
 
 from devstack.api_gateway import tenant_id_for
 from devstack.receiver import WebhookReceiver
-from tests.conftest import running_executions
+from tests.conftest import wait_until_deliveries_end
 from videohook.config import get_settings
 from videohook.runtime import get_runtime
 
@@ -339,8 +339,6 @@ def terminal_webhooks(
     every job has one and no delivery execution is still running, so a second event would
     have arrived too."""
     webhook = Webhook(stack.webhook_secret)
-    sfn = boto3.client("stepfunctions")
-    deliveries = stack.environment["VIDEOHOOK_DELIVERY_STATE_MACHINE_ARN"]
     received: dict[str, dict[str, str]] = defaultdict(dict)
     deadline = time.monotonic() + timeout
 
@@ -354,8 +352,7 @@ def terminal_webhooks(
 
     while time.monotonic() < deadline and not job_ids <= received.keys():
         drain(wait=0.5)
-    while time.monotonic() < deadline and running_executions(sfn, deliveries):
-        time.sleep(0.2)
+    wait_until_deliveries_end(stack, deadline)
     drain(wait=0)
     return {job_id: list(events.values()) for job_id, events in received.items()}
 

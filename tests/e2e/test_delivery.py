@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import threading
 import time
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
 import pytest
 from standardwebhooks import Webhook
 
+from tests.conftest import wait_until_deliveries_end
 from videohook import notifications
 from videohook.deliveries import JITTER, SCHEDULE_SECONDS
 from videohook.runtime import get_runtime
@@ -176,10 +178,13 @@ def test_a_never_answering_receiver_ends_in_the_dead_letter_queue_on_schedule(
     assert len(attempts) == len(SCHEDULE_SECONDS)
     assert all(not a.delivered and "timeout" in (a.error or "") for a in attempts)
 
-    # The gaps between attempts follow the schedule under the time factor (long gaps only:
-    # the short ones are dominated by the attempt's own time).
-    starts = [r["at"] for r in receiver.requests]
-    for index, gap in enumerate(b - a for a, b in zip(starts, starts[1:], strict=False)):
+    # The waits between attempts follow the schedule under the time factor: from the end of
+    # an attempt (its start + its latency: the sender's timeout) to the start of the next,
+    # which is the workflow's Wait plus the engine's own steps (long waits only: the short
+    # ones are all engine).
+    for index, (previous, following) in enumerate(zip(attempts, attempts[1:], strict=False)):
+        ended = datetime.fromisoformat(previous.attempted_at).timestamp() + previous.latency_ms / 1000
+        gap = datetime.fromisoformat(following.attempted_at).timestamp() - ended
         expected = SCHEDULE_SECONDS[index + 1] * FAST_CLOCK
         if expected >= 0.3:
             assert expected * (1 - JITTER) - 0.1 <= gap <= expected * (1 + JITTER) + 1.0, (
@@ -283,33 +288,38 @@ def test_sns_filter_policies_on_type_and_eventbridge_detail_types(local_stack, a
 
 
 def test_every_event_is_sent_unless_filtered_and_terminal_events_always(local_stack, api, scripted):
+    # 200 s of generation = 4 s at the tests' time scale: long enough for the polls to see the
+    # jobs running (a job first seen finished has no video.running), even on a busy machine.
     everything = scripted([204])
     answer = api.post(
         "/v1/videos",
-        json={"prompt": "A kite sandbox:seconds=40", "duration": 1, "webhook_url": everything.url},
+        json={"prompt": "A kite sandbox:seconds=200", "duration": 1, "webhook_url": everything.url},
     )
     assert answer.status_code == 202, answer.text
-    all_id = answer.json()["id"]
     filtered = scripted([204])
     answer = api.post(
         "/v1/videos",
         json={
-            "prompt": "A kite sandbox:seconds=40",
+            "prompt": "A kite sandbox:seconds=200",
             "duration": 1,
             "webhook_url": filtered.url,
             "webhook_events": ["video.running"],
         },
     )
     assert answer.status_code == 202, answer.text
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and api.get(f"/v1/videos/{all_id}").json()["status"] != "succeeded":
-        time.sleep(0.1)
-    time.sleep(1.0)
 
     def sent(receiver: ScriptedReceiver) -> set[tuple[str, str]]:
         """(type, webhook-id) of every POST: deliveries run side by side, so in no set order,
         and a POST answered too late for the sender comes again with its webhook-id."""
         return {(json.loads(r["body"])["type"], r["headers"]["webhook-id"]) for r in receiver.requests}
+
+    # Both terminal events arrived, then every delivery has ended: nothing more can come.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not all(
+        ("video.succeeded" in {kind for kind, _ in sent(receiver)}) for receiver in (everything, filtered)
+    ):
+        time.sleep(0.1)
+    wait_until_deliveries_end(local_stack, deadline)
 
     assert {kind for kind, _ in sent(everything)} == {"video.queued", "video.running", "video.succeeded"}
     assert {kind for kind, _ in sent(filtered)} == {"video.running", "video.succeeded"}

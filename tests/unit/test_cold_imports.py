@@ -87,3 +87,32 @@ def test_the_tracer_is_created_at_the_first_invocation_and_honours_trace_disable
     assert seen["xray_after_invocation"] is True
     assert seen["disabled"] is trace_disabled
     assert seen["one_tracer"] is True
+
+
+MODELS_BUILT = """
+import json, sys
+import handlers.{handler}
+from videohook.models import Model
+
+def built():
+    seen, stack = set(), [Model]
+    while stack:
+        for model in stack.pop().__subclasses__():
+            seen.add(model)
+            stack.append(model)
+    return sorted(m.__name__ for m in seen if m.__pydantic_complete__)
+
+at_import = built()
+from videohook.models import CreateVideoRequest
+CreateVideoRequest.model_validate({{"prompt": "A red fox"}})
+print(json.dumps({{"at_import": at_import, "after_one_validation": built()}}))
+"""
+
+
+@pytest.mark.parametrize("handler", ["api", "poll_provider"])
+def test_a_model_is_built_at_its_first_use_not_at_import(handler: str) -> None:
+    """Each of the twenty-odd models costs its validator's build: a cold start pays for those
+    its invocation uses."""
+    seen = run_python(MODELS_BUILT.format(handler=handler))
+    assert seen["at_import"] == []
+    assert seen["after_one_validation"] == ["CreateVideoRequest"]

@@ -13,15 +13,15 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
-from videohook.models import JobError, JobStatus
+from videohook.models import JobError, JobStatus, Model
 
 if TYPE_CHECKING:
     import httpx
 
 
-class GenerationRequest(BaseModel):
+class GenerationRequest(Model):
     """Provider-neutral create request (see PROVIDERS.md section 4 for the mapping)."""
 
     model_config = ConfigDict(frozen=True)
@@ -37,7 +37,7 @@ class GenerationRequest(BaseModel):
     upload_url: str | None = None
 
 
-class ProviderJobState(BaseModel):
+class ProviderJobState(Model):
     """One poll answer, normalized. `status` is queued/running while not terminal."""
 
     model_config = ConfigDict(frozen=True)
