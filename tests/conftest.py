@@ -74,11 +74,10 @@ def _no_off_machine_traffic():
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests on moto's in-process mock run first: `mock_aws` resets every moto backend of the
-    process when it starts, and the local stack's moto server keeps its state in those."""
-    from moto import mock_aws
-
-    items.sort(key=lambda item: getattr(getattr(item, "module", None), "mock_aws", None) is not mock_aws)
+    """Tests on moto's in-process mock (the unit layer's `in_process_aws`) run first: `mock_aws`
+    resets every moto backend of the process when it starts, and the local stack's moto server
+    keeps its state in those."""
+    items.sort(key=lambda item: "in_process_aws" not in getattr(item, "fixturenames", ()))
 
 
 E2E_TIME_SCALE = 0.02

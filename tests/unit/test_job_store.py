@@ -9,7 +9,6 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from videohook.job_store import RECORD_RETENTION, JobAlreadyTerminal, JobNotFound, JobStore
 from videohook.models import TERMINAL_STATUSES, Job, JobError, JobStatus, ProviderName, VideoArtifact
@@ -19,28 +18,14 @@ CREATED = datetime(2025, 3, 1, 12, 30, 15, 123000, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def _dynamodb_table() -> Iterator[Any]:
-    """One mocked table per module (creating boto3 resources is the slow part); emptied after each test."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_REGION": "us-east-1",
-        }.items():
-            patch.setenv(name, value)
-        patch.delenv("AWS_ENDPOINT_URL", raising=False)
-        patch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
-        patch.delenv("AWS_PROFILE", raising=False)
-        with mock_aws():
-            resource = boto3.resource("dynamodb", region_name="us-east-1")
-            yield resource.create_table(
-                TableName=TABLE,
-                KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-                BillingMode="PAY_PER_REQUEST",
-            )
+def _dynamodb_table(in_process_aws: None) -> Any:
+    """One table per module; emptied after each test."""
+    return boto3.resource("dynamodb", region_name="us-east-1").create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from videohook import job_store
 from videohook.job_store import JobAlreadyTerminal, JobNotFound, JobStore, sortable_time
@@ -32,47 +31,36 @@ class Recording:
 
 
 @pytest.fixture(scope="module")
-def _table() -> Iterator[Any]:
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }.items():
-            patch.setenv(name, value)
-        patch.delenv("AWS_ENDPOINT_URL", raising=False)
-        patch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
-        with mock_aws():
-            yield boto3.resource("dynamodb", region_name="us-east-1").create_table(
-                TableName=TABLE,
-                KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                AttributeDefinitions=[
-                    {"AttributeName": "id", "AttributeType": "S"},
-                    {"AttributeName": "tenant_id", "AttributeType": "S"},
-                    {"AttributeName": "created_at", "AttributeType": "S"},
-                    {"AttributeName": "submission", "AttributeType": "S"},
+def _table(in_process_aws: None) -> Any:
+    return boto3.resource("dynamodb", region_name="us-east-1").create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[
+            {"AttributeName": "id", "AttributeType": "S"},
+            {"AttributeName": "tenant_id", "AttributeType": "S"},
+            {"AttributeName": "created_at", "AttributeType": "S"},
+            {"AttributeName": "submission", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by_tenant",
+                "KeySchema": [
+                    {"AttributeName": "tenant_id", "KeyType": "HASH"},
+                    {"AttributeName": "created_at", "KeyType": "RANGE"},
                 ],
-                GlobalSecondaryIndexes=[
-                    {
-                        "IndexName": "by_tenant",
-                        "KeySchema": [
-                            {"AttributeName": "tenant_id", "KeyType": "HASH"},
-                            {"AttributeName": "created_at", "KeyType": "RANGE"},
-                        ],
-                        "Projection": {"ProjectionType": "ALL"},
-                    },
-                    {
-                        "IndexName": "by_submission",
-                        "KeySchema": [
-                            {"AttributeName": "submission", "KeyType": "HASH"},
-                            {"AttributeName": "created_at", "KeyType": "RANGE"},
-                        ],
-                        "Projection": {"ProjectionType": "KEYS_ONLY"},
-                    },
+                "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                "IndexName": "by_submission",
+                "KeySchema": [
+                    {"AttributeName": "submission", "KeyType": "HASH"},
+                    {"AttributeName": "created_at", "KeyType": "RANGE"},
                 ],
-                BillingMode="PAY_PER_REQUEST",
-            )
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
 
 
 @pytest.fixture
