@@ -10,9 +10,10 @@ are not there to be picked up by accident (httpx, for one, imports its command l
 with it rich and click, whenever they are installed). For another Python than the dev
 one, that directory is installed once from the lock (`uv pip install --target`) and kept in
 .tools/; without that Python or uv, the dev interpreter and links into its environment
-stand in, and the note says so. Bytecode is compiled once beforehand into a private cache
-(PYTHONPYCACHEPREFIX), as a deployment should ship it; the modules are measured
-round-robin so that load on the machine affects them alike. The figure is the median of
+stand in, and the note says so. The functions' static environment
+(`infra.constructs.STATIC_ENVIRONMENT`) is set. Bytecode is compiled once beforehand into a
+private cache (PYTHONPYCACHEPREFIX), as a deployment should ship it; the modules are
+measured round-robin so that load on the machine affects them alike. The figure is the median of
 `runs` imports, timed inside the process (`time.perf_counter` around the import statement).
 """
 
@@ -63,6 +64,13 @@ def lambda_python_version() -> str:
     from infra.constructs import RUNTIME
 
     return RUNTIME.name.removeprefix("python")
+
+
+def lambda_environment() -> dict[str, str]:
+    """The part of the functions' environment that is the same in every deployment."""
+    from infra.constructs import STATIC_ENVIRONMENT
+
+    return dict(STATIC_ENVIRONMENT)
 
 
 def runtime_requirements() -> str | None:
@@ -174,6 +182,7 @@ def measure(
         environment = import_environment(workdir, python_version)
         env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTHON", "AWS_"))}
         env.update(
+            lambda_environment(),
             PYTHONPYCACHEPREFIX=str(workdir / "pycache"),
             AWS_DEFAULT_REGION="us-east-1",
             PYTHONPATH=os.pathsep.join([str(REPO / "functions"), *environment.path]),

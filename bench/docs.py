@@ -47,8 +47,10 @@ Every figure sits beside its baseline from the same run; ratios are figure / bas
 - **Cold import** (`bench/cold_start.py`): `import handlers.X` vs `import boto3`, each in a
   fresh `python -S` of Lambda's Python version (the stack's runtime, python3.12; the note
   says if the dev Python had to stand in) with only the Lambda layer's dependencies on the
-  path (installed from uv.lock for that Python, once, into .tools/bench/), bytecode
-  precompiled, timed inside the process, median of 10, round-robin. Handlers import boto3
+  path (installed from uv.lock for that Python, once, into .tools/bench/) and the
+  functions' static environment (`PYDANTIC_DISABLE_PLUGINS=1`: no entry-point scan at the
+  first model build), bytecode precompiled, timed inside the process, median of 10,
+  round-robin. Handlers import boto3
   lazily, at their first AWS call: a cold start costs the handler's import plus boto3's.
   Models build their validators at first use (`defer_build`), so an invocation builds the
   few it uses; the api handler's remaining floor is Powertools' event_handler package,

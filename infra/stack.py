@@ -22,7 +22,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.config import VideohookConfig
-from infra.constructs import ARCHITECTURE, RUNTIME, LambdaFactory, set_logical_id
+from infra.constructs import ARCHITECTURE, RUNTIME, STATIC_ENVIRONMENT, LambdaFactory, set_logical_id
 from infra.constructs.api import Api
 from infra.constructs.delivery import Delivery
 from infra.constructs.notifications import Notifications
@@ -87,7 +87,7 @@ class VideohookStack(Stack):
                 "VIDEOHOOK_TOPIC_ARN": self.notifications.topic.topic_arn,
                 "VIDEOHOOK_WEBHOOK_SECRET_ARN": self.notifications.webhook_secret.secret_arn,
                 "VIDEOHOOK_PROVIDER_KEYS_SECRET_ARN": self.notifications.provider_keys_secret.secret_arn,
-                "POWERTOOLS_SERVICE_NAME": "videohook",
+                **STATIC_ENVIRONMENT,
                 **config.lambda_environment(),
             },
         )

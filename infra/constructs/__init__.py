@@ -27,6 +27,10 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct, IConstruct
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
+# The environment of every function that depends on nothing in the stack. videohook uses no
+# pydantic plugins: without the switch, the first model a cold start builds makes pydantic
+# read the entry points of every distribution in the layer to look for some.
+STATIC_ENVIRONMENT = {"POWERTOOLS_SERVICE_NAME": "videohook", "PYDANTIC_DISABLE_PLUGINS": "1"}
 ARCHITECTURE = lambda_.Architecture.ARM_64
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 

@@ -42,6 +42,7 @@ COMMON_ENV = {
     "VIDEOHOOK_PROVIDER_KEYS_SECRET_ARN",
     "VIDEOHOOK_PROVIDER",
     "POWERTOOLS_SERVICE_NAME",
+    "PYDANTIC_DISABLE_PLUGINS",
     # From the environment's configuration file (infra/config.py).
     *VideohookConfig().lambda_environment(),
 }
@@ -333,6 +334,7 @@ def test_function_environment(synth: SimpleNamespace) -> None:
         assert set(variables) == expected, handler
         assert variables["VIDEOHOOK_PROVIDER"] == "xai"
         assert variables["POWERTOOLS_SERVICE_NAME"] == "videohook"
+        assert variables["PYDANTIC_DISABLE_PLUGINS"] == "1"
         assert variables["VIDEOHOOK_JOBS_TABLE"] == {"Ref": "JobsTable"}
         assert variables["VIDEOHOOK_VIDEO_BUCKET"] == {"Ref": "VideoBucket"}
         assert variables["VIDEOHOOK_TOPIC_ARN"] == {"Ref": "EventsTopic"}
@@ -361,7 +363,7 @@ def test_no_function_environment_holds_a_secret_value(synth: SimpleNamespace) ->
         for name, value in variables.items():
             if isinstance(value, str):
                 configured = set(VideohookConfig().lambda_environment().values())
-                assert value in {"xai", "videohook", "default"} | configured, (handler, name)
+                assert value in {"xai", "videohook", "default", "1"} | configured, (handler, name)
             else:
                 assert set(value) <= {"Ref", "Fn::GetAtt"}, (handler, name)
                 target = value.get("Ref") or value["Fn::GetAtt"][0]
