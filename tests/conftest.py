@@ -70,6 +70,33 @@ def _no_off_machine_traffic():
     assert not attempted, f"a test tried to reach non-loopback addresses: {attempted}"
 
 
+# The jobs table's secondary indexes, as infra/constructs/storage.py declares them (CloudFormation
+# and DynamoDB's CreateTable share this shape): the infra tests find them in the template, the
+# unit tests give them to moto's table.
+JOBS_TABLE_INDEXES = [
+    {
+        "IndexName": "by_tenant",
+        "KeySchema": [
+            {"AttributeName": "tenant_id", "KeyType": "HASH"},
+            {"AttributeName": "created_at", "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "ALL"},
+    },
+    # Sparse, keys only: the reconciler's list of unfinished submits.
+    {
+        "IndexName": "by_submission",
+        "KeySchema": [
+            {"AttributeName": "submission", "KeyType": "HASH"},
+            {"AttributeName": "created_at", "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "KEYS_ONLY"},
+    },
+]
+JOBS_TABLE_ATTRIBUTES = [
+    {"AttributeName": name, "AttributeType": "S"} for name in ("id", "tenant_id", "created_at", "submission")
+]
+
+
 # ---- the local stack, shared by the integration and end-to-end layers ------
 
 
@@ -116,16 +143,19 @@ def running_executions(sfn, arn: str) -> list[dict]:  # noqa: ANN001 - a boto3 c
     return [execution for page in pages for execution in page["executions"]]
 
 
-def wait_until_deliveries_end(stack, deadline: float) -> None:  # noqa: ANN001 - devstack.stack.LocalStack
-    """Until no webhook delivery execution is running, or time.monotonic() reaches deadline."""
+JOB_WORKFLOW = "VIDEOHOOK_STATE_MACHINE_ARN"
+DELIVERY_WORKFLOW = "VIDEOHOOK_DELIVERY_STATE_MACHINE_ARN"
+
+
+def wait_until_executions_end(stack, workflow: str, deadline: float) -> None:  # noqa: ANN001 - devstack.stack.LocalStack
+    """Until no execution of the stack's `workflow` (JOB_WORKFLOW, DELIVERY_WORKFLOW) is
+    running, or time.monotonic() reaches deadline."""
     import time
 
     import boto3
 
     sfn = boto3.client("stepfunctions")
-    while time.monotonic() < deadline and running_executions(
-        sfn, stack.environment["VIDEOHOOK_DELIVERY_STATE_MACHINE_ARN"]
-    ):
+    while time.monotonic() < deadline and running_executions(sfn, stack.environment[workflow]):
         time.sleep(0.1)
 
 
@@ -135,15 +165,9 @@ def stop_running_deliveries(stack) -> None:  # noqa: ANN001 - devstack.stack.Loc
 
     import boto3
 
+    wait_until_executions_end(stack, JOB_WORKFLOW, time.monotonic() + JOB_WORKFLOW_GRACE_SECONDS)
     sfn = boto3.client("stepfunctions")
-    deadline = time.monotonic() + JOB_WORKFLOW_GRACE_SECONDS
-    while (
-        running_executions(sfn, stack.environment["VIDEOHOOK_STATE_MACHINE_ARN"])
-        and time.monotonic() < deadline
-    ):
-        time.sleep(0.1)
-    arn = stack.environment["VIDEOHOOK_DELIVERY_STATE_MACHINE_ARN"]
-    for execution in running_executions(sfn, arn):
+    for execution in running_executions(sfn, stack.environment[DELIVERY_WORKFLOW]):
         sfn.stop_execution(executionArn=execution["executionArn"], cause="test finished")
 
 

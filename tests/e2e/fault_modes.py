@@ -25,7 +25,7 @@ from standardwebhooks import Webhook
 
 from devstack.api_gateway import tenant_id_for
 from devstack.receiver import WebhookReceiver
-from tests.conftest import wait_until_deliveries_end
+from tests.conftest import DELIVERY_WORKFLOW, wait_until_executions_end
 from videohook.config import get_settings
 from videohook.runtime import get_runtime
 
@@ -352,7 +352,7 @@ def terminal_webhooks(
 
     while time.monotonic() < deadline and not job_ids <= received.keys():
         drain(wait=0.5)
-    wait_until_deliveries_end(stack, deadline)
+    wait_until_executions_end(stack, DELIVERY_WORKFLOW, deadline)
     drain(wait=0)
     return {job_id: list(events.values()) for job_id, events in received.items()}
 

@@ -12,7 +12,7 @@ import boto3
 import pytest
 from standardwebhooks import Webhook
 
-from tests.conftest import wait_until_deliveries_end
+from tests.conftest import DELIVERY_WORKFLOW, wait_until_executions_end
 from videohook import notifications
 from videohook.deliveries import JITTER, SCHEDULE_SECONDS
 from videohook.runtime import get_runtime
@@ -319,7 +319,7 @@ def test_every_event_is_sent_unless_filtered_and_terminal_events_always(local_st
         ("video.succeeded" in {kind for kind, _ in sent(receiver)}) for receiver in (everything, filtered)
     ):
         time.sleep(0.1)
-    wait_until_deliveries_end(local_stack, deadline)
+    wait_until_executions_end(local_stack, DELIVERY_WORKFLOW, deadline)
 
     assert {kind for kind, _ in sent(everything)} == {"video.queued", "video.running", "video.succeeded"}
     assert {kind for kind, _ in sent(filtered)} == {"video.running", "video.succeeded"}

@@ -115,33 +115,31 @@ def run(local_stack, api, capsys, traced_invocations) -> Run:
     from devstack.receiver import WebhookReceiver
 
     receiver = WebhookReceiver()
-    # The scheduled reconciler logs about no job: it must not run into this capture.
-    paused = local_stack.scheduler.paused()
-    paused.__enter__()
     try:
-        ids = []
-        for prompt in ("A lighthouse at dusk.", "A storm at sea sandbox:outcome=failed"):
-            body = {"prompt": prompt, "duration": 1, "resolution": "480p", "webhook_url": receiver.url}
-            answer = api.post("/v1/videos", json=body)
-            assert answer.status_code == 202, answer.text
-            ids.append(answer.json()["id"])
-        result = Run(succeeded=ids[0], failed=ids[1], lines=lines)
-        deadline = time.monotonic() + TIMEOUT
-        # Terminal in the API first; the step's metrics follow within its invocation.
-        while time.monotonic() < deadline:
+        # The scheduled reconciler logs about no job: it must not run into this capture.
+        with local_stack.scheduler.paused():
+            ids = []
+            for prompt in ("A lighthouse at dusk.", "A storm at sea sandbox:outcome=failed"):
+                body = {"prompt": prompt, "duration": 1, "resolution": "480p", "webhook_url": receiver.url}
+                answer = api.post("/v1/videos", json=body)
+                assert answer.status_code == 202, answer.text
+                ids.append(answer.json()["id"])
+            result = Run(succeeded=ids[0], failed=ids[1], lines=lines)
+            deadline = time.monotonic() + TIMEOUT
+            # Terminal in the API first; the step's metrics follow within its invocation.
+            while time.monotonic() < deadline:
+                result.documents += _emf_documents(capsys.readouterr().out)
+                done = {job_id: api.get(f"/v1/videos/{job_id}").json()["status"] for job_id in ids}
+                if done == {ids[0]: "succeeded", ids[1]: "failed"} and (
+                    "CopySeconds" in result.metrics(ids[0]) and "JobsFailed" in result.metrics(ids[1])
+                ):
+                    break
+                time.sleep(0.2)
+            else:
+                raise AssertionError(f"jobs not done and measured within {TIMEOUT} s: {done}")
+            time.sleep(0.5)  # let the last steps of both executions (publish, delivery) log too
             result.documents += _emf_documents(capsys.readouterr().out)
-            done = {job_id: api.get(f"/v1/videos/{job_id}").json()["status"] for job_id in ids}
-            if done == {ids[0]: "succeeded", ids[1]: "failed"} and (
-                "CopySeconds" in result.metrics(ids[0]) and "JobsFailed" in result.metrics(ids[1])
-            ):
-                break
-            time.sleep(0.2)
-        else:
-            raise AssertionError(f"jobs not done and measured within {TIMEOUT} s: {done}")
-        time.sleep(0.5)  # let the last steps of both executions (publish, delivery) log too
-        result.documents += _emf_documents(capsys.readouterr().out)
     finally:
-        paused.__exit__(None, None, None)
         logger.removeHandler(capture)
         receiver.stop()
     _RUN.append(result)

@@ -31,6 +31,7 @@ from infra.app import create_app
 from infra.constructs import LAMBDA_SERVICE_ERRORS
 from infra.constructs.workflow import RETRYABLE_COPY_ERRORS
 from infra.stack import LayerNotBuiltError, VideohookConfig, VideohookStack
+from tests.conftest import JOBS_TABLE_ATTRIBUTES, JOBS_TABLE_INDEXES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -164,33 +165,8 @@ def test_jobs_table(synth: SimpleNamespace) -> None:
             "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
             "SSESpecification": {"SSEEnabled": True},
             "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
-            "GlobalSecondaryIndexes": [
-                {
-                    "IndexName": "by_tenant",
-                    "KeySchema": [
-                        {"AttributeName": "tenant_id", "KeyType": "HASH"},
-                        {"AttributeName": "created_at", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                },
-                # Sparse, keys only: the reconciler's list of unfinished submits.
-                {
-                    "IndexName": "by_submission",
-                    "KeySchema": [
-                        {"AttributeName": "submission", "KeyType": "HASH"},
-                        {"AttributeName": "created_at", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "KEYS_ONLY"},
-                },
-            ],
-            "AttributeDefinitions": Match.array_with(
-                [
-                    {"AttributeName": "id", "AttributeType": "S"},
-                    {"AttributeName": "tenant_id", "AttributeType": "S"},
-                    {"AttributeName": "created_at", "AttributeType": "S"},
-                    {"AttributeName": "submission", "AttributeType": "S"},
-                ]
-            ),
+            "GlobalSecondaryIndexes": JOBS_TABLE_INDEXES,
+            "AttributeDefinitions": Match.array_with(JOBS_TABLE_ATTRIBUTES),
         },
     )
 

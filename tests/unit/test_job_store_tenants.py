@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
+from tests.conftest import JOBS_TABLE_ATTRIBUTES, JOBS_TABLE_INDEXES
 from videohook import job_store
 from videohook.job_store import JobAlreadyTerminal, JobNotFound, JobStore, sortable_time
 from videohook.models import Job, JobStatus, ProviderName
@@ -35,30 +36,8 @@ def _table(in_process_aws: None) -> Any:
     return boto3.resource("dynamodb", region_name="us-east-1").create_table(
         TableName=TABLE,
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[
-            {"AttributeName": "id", "AttributeType": "S"},
-            {"AttributeName": "tenant_id", "AttributeType": "S"},
-            {"AttributeName": "created_at", "AttributeType": "S"},
-            {"AttributeName": "submission", "AttributeType": "S"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "by_tenant",
-                "KeySchema": [
-                    {"AttributeName": "tenant_id", "KeyType": "HASH"},
-                    {"AttributeName": "created_at", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            },
-            {
-                "IndexName": "by_submission",
-                "KeySchema": [
-                    {"AttributeName": "submission", "KeyType": "HASH"},
-                    {"AttributeName": "created_at", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "KEYS_ONLY"},
-            },
-        ],
+        AttributeDefinitions=JOBS_TABLE_ATTRIBUTES,
+        GlobalSecondaryIndexes=JOBS_TABLE_INDEXES,
         BillingMode="PAY_PER_REQUEST",
     )
 
