@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import queue
 import signal
 import socket
 import subprocess
@@ -36,20 +35,20 @@ def test_dev_stack_prints_its_ready_line_and_serves_the_api():
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+    output: list[str] = []
+    reader = threading.Thread(
+        target=lambda: output.extend(line.decode() for line in process.stdout), daemon=True
+    )
+    reader.start()
     try:
-        lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(
-            target=lambda: [lines.put(line.decode()) for line in process.stdout], daemon=True
-        ).start()
         ready = None
         deadline = time.monotonic() + 120
         while ready is None and time.monotonic() < deadline:
-            try:
-                line = lines.get(timeout=1)
-            except queue.Empty:
-                continue
-            if line.startswith("videohook ready: "):
-                ready = line.split(": ", 1)[1].strip()
+            time.sleep(0.2)
+            ready = next(
+                (line.split(": ", 1)[1].strip() for line in output if line.startswith("videohook ready: ")),
+                None,
+            )
         assert ready == f"http://127.0.0.1:{port}"
         created = httpx.post(
             f"{ready}/v1/videos", json={"prompt": "hi"}, headers={"x-api-key": "vh_dev_test"}
@@ -65,4 +64,11 @@ def test_dev_stack_prints_its_ready_line_and_serves_the_api():
         assert job["status"] == "succeeded"
     finally:
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=20) == 0
+        try:
+            code = process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            code = None
+        reader.join(timeout=5)
+    # On a slow stop the process prints every thread's stack (devstack.__main__.SLOW_STOP_SECONDS).
+    assert code == 0 and output[-1] == "videohook stopped\n", "".join(output[-200:])
