@@ -53,8 +53,11 @@ Every figure sits beside its baseline from the same run; ratios are figure / bas
   round-robin. Handlers import boto3
   lazily, at their first AWS call: a cold start costs the handler's import plus boto3's.
   Models build their validators at first use (`defer_build`), so an invocation builds the
-  few it uses; the api handler's remaining floor is Powertools' event_handler package,
-  whose `__init__` imports every resolver (AppSync's brings asyncio) and every event class.
+  few it uses. Powertools' event_handler package `__init__` imports every resolver
+  (AppSync's brings asyncio, ssl and subprocess) and every event class; the api handler
+  takes the REST resolver through `videohook.rest_routing`, which registers that package
+  without running its `__init__` and imports each name it exports at first use (the other
+  resolvers stay unloaded unless something asks for them).
 - **Cost** (`bench/cost.py`): one job of 107 s (AI/ML API's 720p example), 2 s queued, then
   linear progress, the kind's history warm; mean over ten sub-second phases of its end.
   Per poll: WaitForProvider, PollProvider, IsJobDone = 3 transitions and one poll Lambda;

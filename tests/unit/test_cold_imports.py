@@ -26,6 +26,9 @@ HEAVY = (
     "aws_lambda_powertools.event_handler.openapi.models",
     "boto3",
     "httpx",
+    # Powertools' other resolvers (AppSync's brings asyncio, ssl, subprocess): videohook.rest_routing
+    "asyncio",
+    "aws_lambda_powertools.event_handler.appsync",
 )
 
 
@@ -116,3 +119,18 @@ def test_a_model_is_built_at_its_first_use_not_at_import(handler: str) -> None:
     seen = run_python(MODELS_BUILT.format(handler=handler))
     assert seen["at_import"] == []
     assert seen["after_one_validation"] == ["CreateVideoRequest"]
+
+
+EXPORTS = """
+import json
+{before}
+import aws_lambda_powertools.event_handler as package
+from aws_lambda_powertools.event_handler import *
+print(json.dumps({{name: repr(globals()[name]) for name in package.__all__}}))
+"""
+
+
+def test_the_api_handler_leaves_every_name_of_powertools_event_handler_importable() -> None:
+    """The api imports Powertools' REST routing without the package's __init__; any code in
+    the process still gets every name that __init__ exports, each the same object."""
+    assert run_python(EXPORTS.format(before="import handlers.api")) == run_python(EXPORTS.format(before=""))
