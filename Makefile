@@ -61,7 +61,10 @@ synth: setup layer
 	CDK_OUTDIR=cdk.out $(PY) infra/app.py$(if $(CONFIG), -c config=$(CONFIG))
 	@echo "templates:" cdk.out/*.template.json
 
+# First the runtime dependencies for Lambda's Python, from uv.lock, once into .tools/bench/
+# (a bootstrap step like `uv sync`); the benchmarks themselves stay on loopback.
 bench: setup
+	$(PY) -m bench.cold_start
 	$(PY) -m bench
 
 openapi: setup

@@ -8,9 +8,10 @@ functions/ + a directory holding exactly the runtime dependencies (`uv export --
 the Makefile builds the layer): the dev-only packages (moto, cdk, pytest, rich, click, ...)
 are not there to be picked up by accident (httpx, for one, imports its command line, and
 with it rich and click, whenever they are installed). For another Python than the dev
-one, that directory is installed once from the lock (`uv pip install --target`) and kept in
-.tools/; without that Python or uv, the dev interpreter and links into its environment
-stand in, and the note says so. The functions' static environment
+one, that directory is installed from the lock (`uv pip install --target`) into .tools/ by
+`python -m bench.cold_start`, which `make bench` runs first, like `uv sync`: the
+benchmark itself only reads it. Without that Python or that directory, the dev
+interpreter and links into its environment stand in, and the note says so. The functions' static environment
 (`infra.constructs.STATIC_ENVIRONMENT`) is set. Bytecode is compiled once beforehand into a
 private cache (PYTHONPYCACHEPREFIX), as a deployment should ship it; the modules are
 measured round-robin so that load on the machine affects them alike. The figure is the median of
@@ -117,10 +118,15 @@ def find_python(version: str) -> str | None:
     return None
 
 
-def install_runtime_site(python: str, version: str, requirements: str) -> Path | None:
-    """The runtime dependencies installed for `python` from the lock, kept in .tools/ by lock state."""
+def runtime_site(version: str, requirements: str) -> Path:
+    """Where the runtime dependencies for Python `version` are kept, by lock state."""
     key = hashlib.sha256(f"{version}\n{requirements}".encode()).hexdigest()[:16]
-    site = SITES / f"site-py{version}-{key}"
+    return SITES / f"site-py{version}-{key}"
+
+
+def install_runtime_site(python: str, version: str, requirements: str) -> Path | None:
+    """The runtime dependencies installed for `python` from the lock (once per lock state)."""
+    site = runtime_site(version, requirements)
     if (site / ".complete").exists():
         return site
     shutil.rmtree(site, ignore_errors=True)
@@ -157,12 +163,16 @@ def import_environment(workdir: Path, python_version: str | None) -> ImportEnvir
     only_runtime = "runtime dependencies only (uv export --no-dev), -S"
     if python_version and python_version != dev_version:
         python = find_python(python_version)
-        site = install_runtime_site(python, python_version, requirements) if python else None
-        if python and site:
+        site = runtime_site(python_version, requirements)
+        if python and (site / ".complete").exists():
             return ImportEnvironment(
                 python, ("-S",), (str(site),), f"Python {python_version} (Lambda's), {only_runtime}"
             )
-        missing = f"Python {python_version} (Lambda's) not found" if python is None else "install failed"
+        missing = (
+            f"Python {python_version} (Lambda's) not found"
+            if python is None
+            else "its runtime dependencies are not installed: python -m bench.cold_start"
+        )
         only_runtime += f"; dev Python {dev_version} ({missing})"
     else:
         only_runtime += f"; Python {dev_version}"
@@ -212,3 +222,21 @@ def measure(
         return figures, f"{environment.note}, bytecode precompiled"
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def prepare() -> str:
+    """Install the runtime dependencies for Lambda's Python (from the package registry, once);
+    what the measurement will run on, in a sentence."""
+    version = lambda_python_version()
+    requirements = runtime_requirements()
+    python = find_python(version)
+    if requirements is None or python is None:
+        return f"cold imports: no uv or no Python {version}; the dev Python will stand in"
+    if install_runtime_site(python, version, requirements) is None:
+        return f"cold imports: installing the runtime dependencies for Python {version} failed"
+    site = runtime_site(version, requirements)
+    return f"cold imports: Python {version} with the runtime dependencies in {site.relative_to(REPO)}"
+
+
+if __name__ == "__main__":
+    print(prepare())

@@ -47,17 +47,19 @@ Every figure sits beside its baseline from the same run; ratios are figure / bas
 - **Cold import** (`bench/cold_start.py`): `import handlers.X` vs `import boto3`, each in a
   fresh `python -S` of Lambda's Python version (the stack's runtime, python3.12; the note
   says if the dev Python had to stand in) with only the Lambda layer's dependencies on the
-  path (installed from uv.lock for that Python, once, into .tools/bench/) and the
+  path (installed from uv.lock for that Python into .tools/bench/ by `make bench` before it
+  measures: `python -m bench.cold_start`) and the
   functions' static environment (`PYDANTIC_DISABLE_PLUGINS=1`: no entry-point scan at the
   first model build), bytecode precompiled, timed inside the process, median of 10,
   round-robin. Handlers import boto3
   lazily, at their first AWS call: a cold start costs the handler's import plus boto3's.
   Models build their validators at first use (`defer_build`), so an invocation builds the
   few it uses. Powertools' event_handler package `__init__` imports every resolver
-  (AppSync's brings asyncio, ssl and subprocess) and every event class; the api handler
-  takes the REST resolver through `videohook.rest_routing`, which registers that package
-  without running its `__init__` and imports each name it exports at first use (the other
-  resolvers stay unloaded unless something asks for them).
+  (AppSync's brings asyncio, ssl and subprocess), and its data_classes package `__init__`
+  every event source's class; the api handler takes the REST resolver through
+  `videohook.rest_routing`, which registers both packages without running their `__init__`
+  and imports each name they export at first use (the rest stays unloaded unless something
+  asks for it).
 - **Cost** (`bench/cost.py`): one job of 107 s (AI/ML API's 720p example), 2 s queued, then
   linear progress, the kind's history warm; mean over ten sub-second phases of its end.
   Per poll: WaitForProvider, PollProvider, IsJobDone = 3 transitions and one poll Lambda;

@@ -32,7 +32,7 @@ def test_every_section_runs_and_renders_one_table(local_stack, api, tmp_path):
         copy_repeats={},
         import_runs=1,
         import_modules=["handlers.fail_job"],
-        import_on_lambda_python=False,  # its install would need the package registry
+        import_on_lambda_python=False,  # the same interpreter on every machine (see bench.cold_start)
         stack_jobs=3,
         stack_sequential=1,
         stack_copy_jobs=1,

@@ -20,7 +20,7 @@ def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         textwrap.dedent(
             '''
             """Re-exports only, like Powertools' event_handler."""
-            from deferred_pkg.light import Light, shine as glow
+            from .light import Light, shine as glow
             from deferred_pkg.heavy import Heavy
 
             __all__ = ["Light", "glow", "Heavy"]
