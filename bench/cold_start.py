@@ -9,9 +9,9 @@ the Makefile builds the layer): the dev-only packages (moto, cdk, pytest, rich, 
 are not there to be picked up by accident (httpx, for one, imports its command line, and
 with it rich and click, whenever they are installed). For another Python than the dev
 one, that directory is installed from the lock (`uv pip install --target`) into .tools/ by
-`python -m bench.cold_start`, which `make bench` runs first, like `uv sync`: the
-benchmark itself only reads it. Without that Python or that directory, the dev
-interpreter and links into its environment stand in, and the note says so. The functions' static environment
+`python -m bench.cold_start`, which `make bench` runs first, like `uv sync`: the benchmark
+itself only reads it. Without that Python or that directory, the dev interpreter and links
+into its environment stand in, and the note says so. The functions' static environment
 (`infra.constructs.STATIC_ENVIRONMENT`) is set. Bytecode is compiled once beforehand into a
 private cache (PYTHONPYCACHEPREFIX), as a deployment should ship it; the modules are
 measured round-robin so that load on the machine affects them alike. The figure is the median of

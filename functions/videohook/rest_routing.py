@@ -80,7 +80,7 @@ def _only_declares(node: ast.stmt) -> bool:
 for _package in DEFERRED_PACKAGES:
     defer_package_init(_package)
 
-# Imported after the package is registered (that is the point of this module).
+# Imported after the packages are registered (that is the point of this module).
 from aws_lambda_powertools.event_handler.api_gateway import (  # noqa: E402
     APIGatewayRestResolver,
     Response,
