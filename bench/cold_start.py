@@ -58,6 +58,7 @@ def handler_modules() -> list[str]:
 
 UV = REPO / ".tools" / "bin" / "uv"
 SITES = REPO / ".tools" / "bench"
+INSTALLED_MARKER = ".complete"
 
 
 def lambda_python_version() -> str:
@@ -124,10 +125,15 @@ def runtime_site(version: str, requirements: str) -> Path:
     return SITES / f"site-py{version}-{key}"
 
 
+def installed(site: Path) -> bool:
+    """Whether `site` holds a finished install (the marker is written last)."""
+    return (site / INSTALLED_MARKER).exists()
+
+
 def install_runtime_site(python: str, version: str, requirements: str) -> Path | None:
     """The runtime dependencies installed for `python` from the lock (once per lock state)."""
     site = runtime_site(version, requirements)
-    if (site / ".complete").exists():
+    if installed(site):
         return site
     shutil.rmtree(site, ignore_errors=True)
     site.mkdir(parents=True)
@@ -142,7 +148,7 @@ def install_runtime_site(python: str, version: str, requirements: str) -> Path |
     if done.returncode != 0:
         shutil.rmtree(site, ignore_errors=True)
         return None
-    (site / ".complete").touch()
+    (site / INSTALLED_MARKER).touch()
     return site
 
 
@@ -164,7 +170,7 @@ def import_environment(workdir: Path, python_version: str | None) -> ImportEnvir
     if python_version and python_version != dev_version:
         python = find_python(python_version)
         site = runtime_site(python_version, requirements)
-        if python and (site / ".complete").exists():
+        if python and installed(site):
             return ImportEnvironment(
                 python, ("-S",), (str(site),), f"Python {python_version} (Lambda's), {only_runtime}"
             )
@@ -232,9 +238,9 @@ def prepare() -> str:
     python = find_python(version)
     if requirements is None or python is None:
         return f"cold imports: no uv or no Python {version}; the dev Python will stand in"
-    if install_runtime_site(python, version, requirements) is None:
+    site = install_runtime_site(python, version, requirements)
+    if site is None:
         return f"cold imports: installing the runtime dependencies for Python {version} failed"
-    site = runtime_site(version, requirements)
     return f"cold imports: Python {version} with the runtime dependencies in {site.relative_to(REPO)}"
 
 

@@ -37,7 +37,7 @@ def test_with_them_lambdas_python_runs_on_exactly_that_directory(sites: Path, tm
     assert requirements and "boto3==" in requirements
     site = cold_start.runtime_site("3.99", requirements)
     site.mkdir(parents=True)
-    (site / ".complete").touch()
+    (site / cold_start.INSTALLED_MARKER).touch()
 
     environment = cold_start.import_environment(tmp_path, "3.99")
 

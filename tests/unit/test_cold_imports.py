@@ -138,6 +138,7 @@ print(json.dumps({{name: [value.__module__, value.__qualname__] for name, value 
 )
 def test_the_api_handler_leaves_every_name_of_the_packages_it_defers_importable(package: str) -> None:
     """The api imports Powertools' REST routing without these packages' __init__; any code in
-    the process still gets every name that __init__ exports, each the same object."""
+    the process still gets every name that __init__ exports, each the same class or function
+    (same module, same qualified name) as after a normal import."""
     deferred = run_python(EXPORTS.format(before="import handlers.api", package=package))
     assert deferred == run_python(EXPORTS.format(before="", package=package))
