@@ -17,7 +17,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from videohook import polling
+from videohook import wait_policy
 
 # US East (N. Virginia) list prices.
 SFN_STANDARD_PER_TRANSITION = 0.025 / 1000
@@ -68,9 +68,9 @@ class JobCost:
         )
 
 
-def _history() -> polling.HistoryStats | None:
+def _history() -> wait_policy.HistoryStats | None:
     rng = random.Random(107)
-    return polling.history_stats([TYPICAL_SECONDS * math.exp(rng.gauss(0.0, 0.1)) for _ in range(32)])
+    return wait_policy.history_stats([TYPICAL_SECONDS * math.exp(rng.gauss(0.0, 0.1)) for _ in range(32)])
 
 
 def typical_polls(fixed_seconds: int | None) -> tuple[float, float]:
@@ -88,7 +88,7 @@ def _polls(fixed_seconds: int | None, total: float) -> tuple[int, float]:
     if fixed_seconds is not None:
         polls = math.ceil(total / fixed_seconds)
         return polls, polls * fixed_seconds - total
-    t = float(polling.first_wait_seconds(duration, resolution))
+    t = float(wait_policy.first_wait_seconds(duration, resolution))
     previous: float | None = None
     changed, before, was_queued, polls = 0.0, 0, False, 0
     while True:
@@ -97,8 +97,8 @@ def _polls(fixed_seconds: int | None, total: float) -> tuple[int, float]:
             return polls, t - total
         queued = t < queue
         progress = 0 if queued else min(99, int(100 * (t - queue) / (total - queue)))
-        wait = polling.plan_wait(
-            polling.PollObservation(
+        wait = wait_policy.plan_wait(
+            wait_policy.PollObservation(
                 elapsed=t,
                 progress=progress or None,
                 queued=queued,

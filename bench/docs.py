@@ -21,7 +21,7 @@ Every figure sits beside its baseline from the same run; ratios are figure / bas
   third of them at 95-99.5%). The xAI shape reports integer progress along a curved line
   (exponent lognormal, sigma 0.15) and `queued` while queued; the AI/ML API shape reports
   neither. 1% of polls get a 429 (two in three with a Retry-After of 1-10 s). The adaptive
-  policy is `videohook.polling` as deployed: the first wait from the formula (no history at
+  policy is `videohook.wait_policy` as deployed: the first wait from the formula (no history at
   submit), then the poll step's inputs, including the history of the kind's earlier jobs
   (the same 32-sample ring `videohook.job_history` keeps, fed with the same
   `observed_completion_seconds`). Detection lag = first poll at or after the completion

@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from videohook import polling
+from videohook import wait_policy
 
 SEED = 20240607
 HISTORY_SIZE = 32  # as videohook.job_history keeps
@@ -57,7 +57,7 @@ class SimJob:
 
     @property
     def kind(self) -> str:
-        return polling.job_kind(self.provider, self.model, self.resolution, self.duration)
+        return wait_policy.job_kind(self.provider, self.model, self.resolution, self.duration)
 
     def progress(self, t: float) -> int | None:
         """What a poll at t reports (None: this provider reports no progress)."""
@@ -115,11 +115,11 @@ def make_jobs(count: int, seed: int = SEED) -> list[SimJob]:
 
 
 # A policy: (first wait, next wait from what the poll step knows).
-Policy = tuple[Callable[[SimJob], int], Callable[[polling.PollObservation], int]]
+Policy = tuple[Callable[[SimJob], int], Callable[[wait_policy.PollObservation], int]]
 
 
 def fixed_policy(seconds: int) -> Policy:
-    def next_wait(view: polling.PollObservation) -> int:
+    def next_wait(view: wait_policy.PollObservation) -> int:
         wait = seconds
         if view.retry_after is not None:
             wait = max(wait, math.ceil(view.retry_after))
@@ -130,9 +130,9 @@ def fixed_policy(seconds: int) -> Policy:
 
 def adaptive_policy() -> Policy:
     def first(job: SimJob) -> int:
-        return polling.first_wait_seconds(job.duration, job.resolution)
+        return wait_policy.first_wait_seconds(job.duration, job.resolution)
 
-    return first, polling.plan_wait
+    return first, wait_policy.plan_wait
 
 
 @dataclass
@@ -164,7 +164,7 @@ def throttle(job: SimJob, poll: int) -> tuple[bool, float | None]:
 def run(
     policy: Policy,
     jobs: list[SimJob],
-    trace: Callable[[SimJob, polling.PollObservation, int], None] | None = None,
+    trace: Callable[[SimJob, wait_policy.PollObservation, int], None] | None = None,
 ) -> Outcome:
     """Every job under `policy`, in order; each job sees the history its predecessors left.
 
@@ -175,7 +175,7 @@ def run(
     first, next_wait = policy
     outcome = Outcome()
     samples: dict[str, deque[float]] = {}
-    stats: dict[str, polling.HistoryStats | None] = {}
+    stats: dict[str, wait_policy.HistoryStats | None] = {}
     for job in jobs:
         kind = job.kind
         history = stats.get(kind)
@@ -204,7 +204,7 @@ def run(
                 if new_progress != progress or now_queued != queued:
                     changed_t = t
                 progress, queued = new_progress, now_queued
-            view = polling.PollObservation(
+            view = wait_policy.PollObservation(
                 elapsed=t,
                 progress=progress or None,
                 queued=queued and not throttled,
@@ -229,8 +229,8 @@ def run(
             outcome.no_progress_polls.append(polls)
             outcome.no_progress_lags.append(lag)
         recorded = samples.setdefault(kind, deque(maxlen=HISTORY_SIZE))
-        recorded.append(polling.observed_completion_seconds(previous_t, t))
-        stats[kind] = polling.history_stats(recorded)
+        recorded.append(wait_policy.observed_completion_seconds(previous_t, t))
+        stats[kind] = wait_policy.history_stats(recorded)
     return outcome
 
 

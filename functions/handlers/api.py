@@ -5,7 +5,7 @@ function of `videohook.submission` and shapes the answer. Every error is
 `{"error": {"code", "message", "field"}}`.
 
 `videohook.submission` (and with it the provider adapters, httpx and botocore) and
-`videohook.notifications` are imported by the routes that call them, not with this module,
+`videohook.job_events` are imported by the routes that call them, not with this module,
 and Powertools' routing comes through `videohook.rest_routing` (without the other resolvers):
 that keeps the cold start lean.
 """
@@ -224,9 +224,9 @@ def cancel_video(id: JOB_ID) -> Response[JobView]:  # noqa: A002 - the path para
     responses=_responses(200, WebhookAttemptList, "The attempts, oldest first", 400, 404),
 )
 def list_deliveries(id: JOB_ID) -> Response[WebhookAttemptList]:  # noqa: A002 - the path parameter's name
-    from videohook import notifications
+    from videohook import job_events
 
-    attempts = notifications.delivery_log(get_runtime(), id, tenant_id=_tenant_id())
+    attempts = job_events.delivery_log(get_runtime(), id, tenant_id=_tenant_id())
     return Response(status_code=200, content_type=JSON, body=WebhookAttemptList(data=attempts))
 
 
@@ -242,9 +242,9 @@ def list_deliveries(id: JOB_ID) -> Response[WebhookAttemptList]:  # noqa: A002 -
     responses=_responses(202, Redelivery, "Accepted: the event is being delivered", 400, 404, 409),
 )
 def redeliver_video(id: JOB_ID) -> Response[Redelivery]:  # noqa: A002 - the path parameter's name
-    from videohook import notifications
+    from videohook import job_events
 
-    redelivery = notifications.redeliver(get_runtime(), id, tenant_id=_tenant_id())
+    redelivery = job_events.redeliver(get_runtime(), id, tenant_id=_tenant_id())
     return Response(status_code=202, content_type=JSON, body=redelivery)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from videohook import notifications, telemetry
+from videohook import job_events, telemetry
 from videohook.models import FinalizeResult
 from videohook.runtime import get_runtime
 
@@ -12,4 +12,4 @@ from videohook.runtime import get_runtime
 @telemetry.instrument
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     finalized = FinalizeResult.model_validate(event)
-    return notifications.publish_event(get_runtime(), finalized.job_id)
+    return job_events.publish_event(get_runtime(), finalized.job_id)

@@ -11,10 +11,10 @@ from videohook.models import ProviderName
 if TYPE_CHECKING:
     import httpx
 
-    from videohook.deliveries import DeliveryLog
     from videohook.job_history import JobHistory
     from videohook.job_store import JobStore
     from videohook.providers.base import ProviderAdapter
+    from videohook.webhook_delivery import DeliveryLog
 
 SECRET_MAX_AGE_SECONDS = 300
 
@@ -76,7 +76,7 @@ class Runtime:
 
     @cached_property
     def deliveries(self) -> DeliveryLog:
-        from videohook.deliveries import DeliveryLog
+        from videohook.webhook_delivery import DeliveryLog
 
         return DeliveryLog(self._table(self.settings.deliveries_table))
 

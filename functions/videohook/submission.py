@@ -16,7 +16,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from videohook import polling, telemetry
+from videohook import telemetry, wait_policy
 from videohook.errors import ApiError
 from videohook.job_store import SUBMISSION_IN_PROGRESS, JobAlreadyTerminal, JobNotFound
 from videohook.models import (
@@ -427,7 +427,7 @@ SUBMIT_INTERRUPTED = (
 def _start_workflow(runtime: Runtime, job: Job, *, wait_seconds: int | None = None) -> Job:
     """Start the job's execution (named after the job: at most one), then end the submit."""
     if wait_seconds is None:
-        wait_seconds = polling.first_wait_seconds(job.duration, job.resolution)
+        wait_seconds = wait_policy.first_wait_seconds(job.duration, job.resolution)
     sfn = runtime.sfn
     try:
         sfn.start_execution(
@@ -444,7 +444,7 @@ def _start_workflow(runtime: Runtime, job: Job, *, wait_seconds: int | None = No
     if job.status.is_terminal:
         return job  # the execution announces the end
     telemetry.job_submitted(job)
-    from videohook.notifications import emit_event  # notifications renders jobs with this module
+    from videohook.job_events import emit_event  # notifications renders jobs with this module
 
     emit_event(runtime, job)  # video.queued
     return job

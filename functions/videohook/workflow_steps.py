@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from videohook import polling, telemetry
+from videohook import telemetry, wait_policy
 from videohook.job_store import JobAlreadyTerminal
 from videohook.models import (
     FinalizeResult,
@@ -101,11 +101,11 @@ def poll_job(runtime: Runtime, job_input: WorkflowInput) -> PollResult:
         _apply_state(job, state)
 
     previous_elapsed = None if first_poll else max(0.0, elapsed - job_input.wait_seconds)
-    kind = polling.job_kind(job.provider.value, job.model, job.resolution, job.duration)
+    kind = wait_policy.job_kind(job.provider.value, job.model, job.resolution, job.duration)
     wait = 0
     if not job.status.is_terminal and not job.provider_video_url:
-        wait = polling.plan_wait(
-            polling.PollObservation(
+        wait = wait_policy.plan_wait(
+            wait_policy.PollObservation(
                 elapsed=elapsed,
                 progress=job.progress or None,
                 queued=observed is not None and observed.status is JobStatus.QUEUED,
@@ -122,10 +122,10 @@ def poll_job(runtime: Runtime, job_input: WorkflowInput) -> PollResult:
             )
         )
     if observed is not None and observed.status is JobStatus.SUCCEEDED:
-        _record_completion(runtime, kind, polling.observed_completion_seconds(previous_elapsed, elapsed))
+        _record_completion(runtime, kind, wait_policy.observed_completion_seconds(previous_elapsed, elapsed))
     result = _result_after_save(runtime, job, wait, touch=_visible(job) != before)
     if status_before is JobStatus.QUEUED and result.status is JobStatus.RUNNING:
-        from videohook.notifications import emit_event  # notifications renders jobs via submission
+        from videohook.job_events import emit_event  # notifications renders jobs via submission
 
         emit_event(runtime, job)  # video.running: the first sign of progress
     return result

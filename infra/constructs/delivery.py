@@ -7,7 +7,7 @@
 One execution per event, named after the event id: StartExecution with the same
 name and input is idempotent, so an event is never delivered twice by two runs.
 The schedule (immediately, 5 s, 5 min, ... 24 h: about three days) lives in
-`videohook.deliveries`; the state machine only waits, so no Lambda sleeps.
+`videohook.webhook_delivery`; the state machine only waits, so no Lambda sleeps.
 """
 
 from __future__ import annotations

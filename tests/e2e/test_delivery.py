@@ -13,9 +13,9 @@ import pytest
 from standardwebhooks import Webhook
 
 from tests.conftest import DELIVERY_WORKFLOW, wait_until_executions_end
-from videohook import notifications
-from videohook.deliveries import JITTER, SCHEDULE_SECONDS
+from videohook import job_events
 from videohook.runtime import get_runtime
+from videohook.webhook_delivery import JITTER, SCHEDULE_SECONDS
 
 pytestmark = pytest.mark.e2e
 # About 13.6 s for the whole three-day schedule.
@@ -121,7 +121,7 @@ def _tenant(local_stack) -> str:
 
 
 def _attempts(local_stack, job_id: str):
-    return notifications.delivery_log(get_runtime(), job_id, tenant_id=_tenant(local_stack))
+    return job_events.delivery_log(get_runtime(), job_id, tenant_id=_tenant(local_stack))
 
 
 def test_the_delivery_log_is_served_per_job_and_tenant(local_stack, api, scripted):

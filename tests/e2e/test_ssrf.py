@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from videohook import notifications, webhooks
+from videohook import job_events, webhooks
 from videohook.config import get_settings
 from videohook.runtime import get_runtime
 
@@ -149,7 +149,7 @@ def _wait_for_attempts(local_stack, job_id: str, timeout: float = 30):
     tenant = tenant_id_for(local_stack.config.api_keys[0])
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        attempts = notifications.delivery_log(get_runtime(), job_id, tenant_id=tenant)
+        attempts = job_events.delivery_log(get_runtime(), job_id, tenant_id=tenant)
         if attempts:
             return attempts
         time.sleep(0.1)

@@ -239,7 +239,7 @@ def _constant(metric_name: str) -> str:
 WIRED = {
     "JobsSubmitted": ("videohook.submission", "telemetry.job_submitted("),
     "ProviderRequests": ("videohook.workflow_steps", "telemetry.provider_request("),
-    "WebhookAttempts": ("videohook.deliveries", "telemetry.webhook_attempt("),
+    "WebhookAttempts": ("videohook.webhook_delivery", "telemetry.webhook_attempt("),
 }
 
 

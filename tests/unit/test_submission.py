@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from videohook import polling, submission, workflow_steps
+from videohook import submission, wait_policy, workflow_steps
 from videohook.config import Settings
 from videohook.errors import ApiError
 from videohook.job_store import JobAlreadyTerminal, JobNotFound
@@ -489,7 +489,7 @@ def test_submit_happy_path(runtime: FakeRuntime) -> None:
     assert started["stateMachineArn"] == STATE_MACHINE_ARN
     assert json.loads(started["input"]) == {
         "job_id": job.id,
-        "wait_seconds": polling.first_wait_seconds(5, "480p"),
+        "wait_seconds": wait_policy.first_wait_seconds(5, "480p"),
     }
 
     assert job.provider_request_id == "req-123"
@@ -503,7 +503,7 @@ def test_submit_uses_named_provider_and_time_scale() -> None:
     assert job.provider is ProviderName.AIMLAPI
     assert job.deadline_at - job.created_at == timedelta(seconds=36)
     (started,) = runtime.calls("sfn.start_execution")
-    assert json.loads(started["input"])["wait_seconds"] == polling.first_wait_seconds(None, None)
+    assert json.loads(started["input"])["wait_seconds"] == wait_policy.first_wait_seconds(None, None)
 
 
 # ---- submit: provider errors ---------------------------------------------------------
@@ -880,7 +880,7 @@ def test_poll_provider_failed(
 
 
 def test_poll_running_progress_drives_the_wait(runtime: FakeRuntime) -> None:
-    # The policy's numbers are tested in tests/unit/test_polling.py: here, that progress reaches it.
+    # The policy's numbers are tested in tests/unit/test_wait_policy.py: here, that progress reaches it.
     running_job(runtime)  # created 30 s ago
     runtime._adapter.poll_outcomes = [ProviderJobState(status=JobStatus.RUNNING, progress=50)]
     result = poll(runtime)
@@ -936,7 +936,7 @@ def test_poll_plain_transient_errors_never_fail_the_job(runtime: FakeRuntime) ->
 
 
 @pytest.mark.parametrize(
-    ("retry_after", "at_least"), [(7.0, 7), (0.0, polling.MIN_WAIT_SECONDS), (3600.0, 300)]
+    ("retry_after", "at_least"), [(7.0, 7), (0.0, wait_policy.MIN_WAIT_SECONDS), (3600.0, 300)]
 )
 def test_poll_transient_retry_after_is_honoured(
     runtime: FakeRuntime, retry_after: float, at_least: int
@@ -945,8 +945,8 @@ def test_poll_transient_retry_after_is_honoured(
     runtime._adapter.poll_outcomes = [ProviderTransient("429", status_code=429, retry_after=retry_after)]
     result = poll(runtime)
     assert result.status is JobStatus.RUNNING
-    # Never sooner than the provider allows (up to polling.MAX_RETRY_AFTER_SECONDS).
-    assert at_least <= result.wait_seconds <= max(at_least, polling.MAX_WAIT_SECONDS)
+    # Never sooner than the provider allows (up to wait_policy.MAX_RETRY_AFTER_SECONDS).
+    assert at_least <= result.wait_seconds <= max(at_least, wait_policy.MAX_WAIT_SECONDS)
     assert runtime.store.jobs["vid_poll"].consecutive_poll_errors == 1
 
 

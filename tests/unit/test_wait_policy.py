@@ -12,7 +12,7 @@ import random
 
 import pytest
 
-from videohook.polling import (
+from videohook.wait_policy import (
     MAX_ERROR_BACKOFF_SECONDS,
     MAX_RETRY_AFTER_SECONDS,
     MAX_WAIT_SECONDS,

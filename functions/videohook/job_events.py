@@ -10,10 +10,10 @@ import json
 from typing import Any
 
 from videohook import telemetry
-from videohook.deliveries import DeliveryRequest
 from videohook.errors import ApiError
 from videohook.models import Job, JobStatus, Redelivery, WebhookAttempt, WebhookEvent, utc_now
 from videohook.runtime import Runtime
+from videohook.webhook_delivery import DeliveryRequest
 
 logger = telemetry.logger
 

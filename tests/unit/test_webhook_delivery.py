@@ -8,14 +8,14 @@ from types import SimpleNamespace
 import pytest
 
 from videohook.config import Settings
-from videohook.deliveries import (
+from videohook.models import WebhookAttempt
+from videohook.webhook_delivery import (
     JITTER,
     SCHEDULE_SECONDS,
     DeliveryRequest,
     attempt_delivery,
     next_wait_seconds,
 )
-from videohook.models import WebhookAttempt
 from videohook.webhooks import DeliveryAttempt, VettedUrl
 
 
