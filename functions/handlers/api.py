@@ -5,8 +5,7 @@ function of `videohook.submission` and shapes the answer. Every error is
 `{"error": {"code", "message", "field"}}`.
 
 `videohook.submission` (and with it the provider adapters, httpx and botocore) and
-`videohook.job_events` are imported by the routes that call them, not with this module,
-and Powertools' routing comes through `videohook.rest_routing` (without the other resolvers):
+`videohook.job_events` are imported by the routes that call them, not with this module:
 that keeps the cold start lean.
 """
 
@@ -17,6 +16,10 @@ import json
 import re
 from functools import cache
 from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 
 from videohook import telemetry
 from videohook.errors import ApiError
@@ -30,14 +33,6 @@ from videohook.models import (
     Redelivery,
     UploadView,
     WebhookAttemptList,
-)
-from videohook.rest_routing import (
-    APIGatewayRestResolver,
-    Header,
-    Path,
-    Query,
-    RequestValidationError,
-    Response,
 )
 from videohook.runtime import get_runtime
 
