@@ -123,7 +123,8 @@ def attempt_delivery(
     runtime: Any, request: DeliveryRequest, *, rng: random.Random | None = None
 ) -> DeliveryStep:
     """Make one delivery attempt, log it, and decide what the state machine does next."""
-    from videohook.webhooks import WebhookUrlRejected, deliver_webhook, validate_webhook_url
+    from videohook.webhook_urls import WebhookUrlRejected, validate_webhook_url
+    from videohook.webhooks import deliver_webhook
 
     rng = rng or random.Random()
     settings = runtime.settings

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from videohook import job_events, webhooks
+from videohook import job_events, webhook_urls
 from videohook.config import get_settings
 from videohook.runtime import get_runtime
 
@@ -75,7 +75,7 @@ def resolver(monkeypatch):
         family = socket.AF_INET6 if ":" in address else socket.AF_INET
         return [(family, socket.SOCK_STREAM, 6, "", (address, port))]
 
-    monkeypatch.setattr(webhooks, "RESOLVER", resolve)
+    monkeypatch.setattr(webhook_urls, "RESOLVER", resolve)
     return calls
 
 

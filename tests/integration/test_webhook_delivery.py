@@ -14,14 +14,9 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from videohook import webhooks
-from videohook.webhooks import (
-    MAX_RESPONSE_BYTES,
-    DeliveryAttempt,
-    VettedUrl,
-    deliver_webhook,
-    validate_webhook_url,
-)
+from videohook import webhook_urls
+from videohook.webhook_urls import VettedUrl, validate_webhook_url
+from videohook.webhooks import MAX_RESPONSE_BYTES, DeliveryAttempt, deliver_webhook
 
 SECRET = "whsec_" + base64.b64encode(b"receiver-test-secret-0123456789!!").decode()
 BODY = json.dumps(
@@ -232,7 +227,7 @@ def test_delivery_connects_to_the_vetted_address_without_a_second_lookup(receive
         lookups.append(host)
         return [(2, 1, 6, "", ("127.0.0.1", port))]
 
-    monkeypatch.setattr(webhooks, "RESOLVER", resolver)
+    monkeypatch.setattr(webhook_urls, "RESOLVER", resolver)
     port = receiver.server_address[1]
     target = validate_webhook_url(f"http://hooks.example.test:{port}/ok", allow_loopback=True)
     assert target.addresses == ["127.0.0.1"] and lookups == ["hooks.example.test"]
@@ -240,7 +235,7 @@ def test_delivery_connects_to_the_vetted_address_without_a_second_lookup(receive
     def rebound(host, port, **kwargs):
         raise AssertionError("delivery must not resolve the name again")
 
-    monkeypatch.setattr(webhooks, "RESOLVER", rebound)
+    monkeypatch.setattr(webhook_urls, "RESOLVER", rebound)
     attempt = deliver_webhook(target=target, event_id="evt_pin", body=BODY, secret=SECRET, client=client)
     assert attempt.delivered
     assert receiver.requests[-1]["headers"]["host"] == f"hooks.example.test:{port}"

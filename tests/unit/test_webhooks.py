@@ -11,14 +11,13 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from videohook.webhooks import (
+from videohook.webhook_urls import (
     WebhookUrlRejected,
     is_forbidden_address,
     parse_ipv4_like,
-    parse_retry_after,
-    sign_event,
     validate_webhook_url,
 )
+from videohook.webhooks import parse_retry_after, sign_event
 
 RAW_SECRET = base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 WHSEC = f"whsec_{RAW_SECRET}"
