@@ -12,6 +12,7 @@ import hashlib
 import json
 import random
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import Field
@@ -114,8 +115,6 @@ class DeliveryLog:
 
 
 def _plain(value: Any) -> Any:
-    from decimal import Decimal
-
     return int(value) if isinstance(value, Decimal) else value
 
 
@@ -123,8 +122,10 @@ def attempt_delivery(
     runtime: Any, request: DeliveryRequest, *, rng: random.Random | None = None
 ) -> DeliveryStep:
     """Make one delivery attempt, log it, and decide what the state machine does next."""
+    # Imported here for cold start: job_events imports this module for DeliveryRequest, and
+    # the functions that only publish events need neither the URL check nor the sender.
+    from videohook.webhook_post import deliver_webhook
     from videohook.webhook_urls import WebhookUrlRejected, validate_webhook_url
-    from videohook.webhooks import deliver_webhook
 
     rng = rng or random.Random()
     settings = runtime.settings

@@ -125,10 +125,6 @@ class VettedUrl(BaseModel):
         return str(httpx.URL(self.url).copy_with(host=self.addresses[0]))
 
 
-# Tests replace this to map names to chosen addresses (no real DNS in tests).
-RESOLVER: Callable[..., list[tuple[Any, ...]]] = socket.getaddrinfo
-
-
 def _reject(message: str) -> WebhookUrlRejected:
     return WebhookUrlRejected(f"webhook_url {message}")
 
@@ -144,11 +140,11 @@ def validate_webhook_url(
 
     https only (http only to loopback, and only with allow_loopback); no userinfo; the
     host, a literal IP in any inet_aton form or a name resolved with `resolver`
-    (called like `socket.getaddrinfo(host, port, type=SOCK_STREAM)`), must only ever
-    mean public addresses (see `is_forbidden_address`). Returns the vetted addresses;
-    `deliver_webhook` connects to them, never to a fresh resolution of the name.
+    (`socket.getaddrinfo` unless given; called as `resolver(host, port, type=SOCK_STREAM)`),
+    must only ever mean public addresses (see `is_forbidden_address`). Returns the vetted
+    addresses; `deliver_webhook` connects to them, never to a fresh resolution of the name.
     """
-    resolver = resolver or RESOLVER
+    resolver = resolver or socket.getaddrinfo
     if not isinstance(url, str) or not url:
         raise _reject("is empty")
     if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F or c == "\\" for c in url):

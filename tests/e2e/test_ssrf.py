@@ -1,7 +1,7 @@
 """SSRF: webhook URLs that mean internal addresses are refused at submit or at delivery.
 
-No test here can send a packet off this machine: names resolve through an injected
-resolver, and tests/conftest.py fails any non-loopback connect. A loopback listener
+No test here can send a packet off this machine: names resolve through a stand-in for
+socket.getaddrinfo, and tests/conftest.py fails any non-loopback connect. A loopback listener
 stands in for "an internal service" and must see no connection at all.
 """
 
@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from videohook import job_events, webhook_urls
+from videohook import job_events
 from videohook.config import get_settings
 from videohook.runtime import get_runtime
 
@@ -63,19 +63,21 @@ class Listener:
 def resolver(monkeypatch):
     calls: list[str] = []
 
-    def resolve(host, port, **kwargs):
+    guarded = socket.getaddrinfo  # tests/conftest.py's: loopback names and literal addresses only
+
+    def resolve(host, port, *args, **kwargs):
+        if host != "rebind.test" and host not in NAMES:
+            return guarded(host, port, *args, **kwargs)
         calls.append(host)
         if host == "rebind.test":
             # Loopback while vetted at submit, an internal address by delivery time.
             address = "127.0.0.1" if calls.count("rebind.test") == 1 else "10.0.0.5"
-        elif host in NAMES:
-            address = NAMES[host]
         else:
-            raise socket.gaierror(f"{host} is not a test name")
+            address = NAMES[host]
         family = socket.AF_INET6 if ":" in address else socket.AF_INET
         return [(family, socket.SOCK_STREAM, 6, "", (address, port))]
 
-    monkeypatch.setattr(webhook_urls, "RESOLVER", resolve)
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
     return calls
 
 

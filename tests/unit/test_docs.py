@@ -77,7 +77,7 @@ def receiver_guide(monkeypatch) -> dict[str, Any]:
 
 def signed(secret: str, event: dict[str, Any], event_id: str = "evt_01test_succeeded") -> tuple[bytes, dict]:
     """A webhook exactly as videohook's sender signs it."""
-    from videohook.webhooks import sign_event
+    from videohook.webhook_signing import sign_event
 
     body = json.dumps(event).encode()
     return body, sign_event(secret=secret, event_id=event_id, body=body, timestamp=datetime.now(UTC))
@@ -100,7 +100,7 @@ def test_the_verification_snippet_accepts_videohooks_signature_and_nothing_else(
     with pytest.raises(error):
         verify(body, {**headers, "webhook-id": "evt_other"})
     stale = datetime.now(UTC) - timedelta(minutes=6)
-    from videohook.webhooks import sign_event
+    from videohook.webhook_signing import sign_event
 
     with pytest.raises(error):
         verify(

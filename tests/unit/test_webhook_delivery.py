@@ -16,8 +16,8 @@ from videohook.webhook_delivery import (
     attempt_delivery,
     next_wait_seconds,
 )
+from videohook.webhook_post import DeliveryAttempt
 from videohook.webhook_urls import VettedUrl
-from videohook.webhooks import DeliveryAttempt
 
 
 def test_the_schedule_is_the_standard_webhooks_one():
@@ -85,7 +85,7 @@ def answers(monkeypatch):
         url="https://hooks.example.com/x", host="hooks.example.com", addresses=["93.184.215.14"]
     )
     monkeypatch.setattr("videohook.webhook_urls.validate_webhook_url", lambda url, **kwargs: vetted)
-    monkeypatch.setattr("videohook.webhooks.deliver_webhook", lambda **kwargs: script.pop(0))
+    monkeypatch.setattr("videohook.webhook_post.deliver_webhook", lambda **kwargs: script.pop(0))
     return script
 
 

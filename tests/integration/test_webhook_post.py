@@ -1,12 +1,15 @@
-"""deliver_webhook against a real loopback receiver that verifies Standard Webhooks signatures."""
+"""videohook.webhook_post: deliver_webhook against a real loopback receiver that verifies
+Standard Webhooks signatures, and the Retry-After parsing."""
 
 from __future__ import annotations
 
 import base64
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -14,9 +17,8 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from videohook import webhook_urls
+from videohook.webhook_post import MAX_RESPONSE_BYTES, DeliveryAttempt, deliver_webhook, parse_retry_after
 from videohook.webhook_urls import VettedUrl, validate_webhook_url
-from videohook.webhooks import MAX_RESPONSE_BYTES, DeliveryAttempt, deliver_webhook
 
 SECRET = "whsec_" + base64.b64encode(b"receiver-test-secret-0123456789!!").decode()
 BODY = json.dumps(
@@ -177,6 +179,16 @@ def test_redirect_is_not_followed(receiver):
     assert [r["path"] for r in receiver.requests] == ["/redirect"]
 
 
+def test_parse_retry_after():
+    now = datetime(2025, 1, 1, 0, 0, 0, tzinfo=UTC)
+    assert parse_retry_after("7") == 7.0
+    assert parse_retry_after(" 1.5 ") == 1.5
+    assert parse_retry_after("Wed, 01 Jan 2025 00:00:30 GMT", now=now) == 30.0
+    assert parse_retry_after("Tue, 31 Dec 2024 00:00:00 GMT", now=now) == 0.0
+    for bad in (None, "", "-3", "soon", "nan", "inf"):
+        assert parse_retry_after(bad) is None
+
+
 def test_429_captures_retry_after(receiver, client):
     attempt = deliver(receiver, "/busy", client)
     assert attempt.delivered is False
@@ -222,22 +234,30 @@ def test_refused_connection_is_not_delivered(client):
 def test_delivery_connects_to_the_vetted_address_without_a_second_lookup(receiver, client, monkeypatch):
     """A rebinding DNS name cannot redirect the POST: the vetted address is used as is."""
     lookups: list[str] = []
+    # Every lookup in the process, the HTTP client's included, goes through socket.getaddrinfo:
+    # the test name means loopback, anything else resolves as tests/conftest.py allows.
+    guarded = socket.getaddrinfo
 
-    def resolver(host, port, **kwargs):
+    def resolver(host, port, *args, **kwargs):
         lookups.append(host)
-        return [(2, 1, 6, "", ("127.0.0.1", port))]
+        if host == "hooks.example.test":
+            return [(2, 1, 6, "", ("127.0.0.1", port))]
+        return guarded(host, port, *args, **kwargs)
 
-    monkeypatch.setattr(webhook_urls, "RESOLVER", resolver)
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
     port = receiver.server_address[1]
     target = validate_webhook_url(f"http://hooks.example.test:{port}/ok", allow_loopback=True)
     assert target.addresses == ["127.0.0.1"] and lookups == ["hooks.example.test"]
 
-    def rebound(host, port, **kwargs):
-        raise AssertionError("delivery must not resolve the name again")
+    def rebound(host, port, *args, **kwargs):
+        if host == "hooks.example.test":
+            raise AssertionError("delivery must not resolve the name again")
+        return resolver(host, port, *args, **kwargs)
 
-    monkeypatch.setattr(webhook_urls, "RESOLVER", rebound)
+    monkeypatch.setattr(socket, "getaddrinfo", rebound)
     attempt = deliver_webhook(target=target, event_id="evt_pin", body=BODY, secret=SECRET, client=client)
     assert attempt.delivered
+    assert lookups.count("hooks.example.test") == 1
     assert receiver.requests[-1]["headers"]["host"] == f"hooks.example.test:{port}"
     assert receiver.requests[-1]["verified"]
 
