@@ -1,6 +1,6 @@
 """Typed Python client and `videohook` CLI for the videohook API."""
 
-from videohook_client.client import INLINE_IMAGE_LIMIT, VideohookClient, inspect_image, sniff_image_type
+from videohook_client.client import VideohookClient
 from videohook_client.errors import (
     VideohookApiError,
     VideohookClientError,
@@ -13,6 +13,7 @@ from videohook_client.errors import (
     VideoIntegrityError,
     VideoNotReadyError,
 )
+from videohook_client.images import INLINE_IMAGE_LIMIT, inspect_image, sniff_image_type
 from videohook_client.models import TERMINAL_STATUSES, Job, JobError, JobStatus, Page, Upload, Video
 
 __all__ = [

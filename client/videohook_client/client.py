@@ -15,10 +15,7 @@ and never appears in an error message or a repr.
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
-import re
-import secrets
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,132 +24,28 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from videohook_client.errors import (
-    VideohookApiError,
-    VideohookClientError,
-    VideohookConfigError,
-    VideohookConnectionError,
-    VideohookError,
-    VideohookInputError,
-    VideohookServerError,
-    VideohookTimeout,
-    VideoIntegrityError,
-    VideoNotReadyError,
+from videohook_client.downloads import DownloadProgress, download_video
+from videohook_client.errors import VideohookConfigError, VideohookInputError, VideohookServerError
+from videohook_client.http_support import (
+    RETRYABLE_STATUSES,
+    USER_AGENT,
+    api_error,
+    backoff_seconds,
+    connection_error,
 )
+from videohook_client.images import INLINE_IMAGE_LIMIT, inspect_image, looks_like_url
 from videohook_client.models import Job, JobStatus, Page, Upload
+from videohook_client.waiting import (
+    DEFAULT_MAX_POLL_INTERVAL,
+    DEFAULT_POLL_INTERVAL,
+    DEFAULT_WAIT_TIMEOUT,
+    ProgressCallback,
+    wait_until_terminal,
+)
 
 URL_ENV = "VIDEOHOOK_URL"
 API_KEY_ENV = "VIDEOHOOK_API_KEY"
-USER_AGENT = "videohook-client/0.1"
-
 DEFAULT_TIMEOUT = 30.0
-DEFAULT_WAIT_TIMEOUT = 900.0
-DEFAULT_POLL_INTERVAL = 2.0
-DEFAULT_MAX_POLL_INTERVAL = 10.0
-POLL_BACKOFF = 1.5
-# Consecutive 5xx / connection failures that `wait` rides out before giving up.
-WAIT_MAX_CONSECUTIVE_FAILURES = 5
-
-# Local images below this size travel inline as a data: URI (base64 makes them 4/3 larger; API Gateway
-# takes 10 MiB); larger ones go through `POST /v1/uploads` and a presigned PUT.
-INLINE_IMAGE_LIMIT = 3 * 1024 * 1024
-DOWNLOAD_CHUNK = 1024 * 1024
-
-# Statuses worth retrying for an idempotent request, and the longest Retry-After honoured.
-RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
-MAX_RETRY_AFTER = 30.0
-
-# Codes for error answers that do not carry `{"error": {...}}` (API Gateway's own, a proxy's, S3's).
-_DEFAULT_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    409: "conflict",
-    413: "request_too_large",
-    429: "too_many_requests",
-}
-
-ProgressCallback = Callable[[Job], None]
-DownloadProgress = Callable[[int, int | None], None]
-
-
-# ---- images --------------------------------------------------------------------
-
-
-def sniff_image_type(head: bytes) -> str | None:
-    """The media type of an image from its first bytes: PNG, JPEG or WEBP, else None."""
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    return None
-
-
-def inspect_image(path: str | os.PathLike[str]) -> tuple[Path, str, int]:
-    """`(path, media type, size)` of a local image, or a `VideohookInputError` saying what is wrong."""
-    path = Path(path)
-    try:
-        with path.open("rb") as file:
-            head = file.read(16)
-            size = os.fstat(file.fileno()).st_size
-    except FileNotFoundError:
-        raise VideohookInputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise VideohookInputError(f"{path}: is a directory, not an image file") from None
-    except OSError as error:
-        raise VideohookInputError(f"{path}: cannot read: {error.strerror or error}") from None
-    media_type = sniff_image_type(head)
-    if media_type is None:
-        raise VideohookInputError(f"{path}: not a PNG, JPEG or WEBP image (checked its first bytes)")
-    return path, media_type, size
-
-
-def _looks_like_url(value: str) -> bool:
-    return value.startswith("data:") or re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", value) is not None
-
-
-# ---- errors --------------------------------------------------------------------
-
-
-def _api_error(response: httpx.Response, *, default_code: str | None = None) -> VideohookApiError:
-    status = response.status_code
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(error, dict) and isinstance(error.get("code"), str):
-        code = error["code"]
-        message = str(error.get("message") or response.reason_phrase)
-        field = error.get("field") if isinstance(error.get("field"), str) else None
-    else:
-        code = default_code or _DEFAULT_CODES.get(status, "server_error" if status >= 500 else "http_error")
-        if isinstance(body, dict) and isinstance(body.get("message"), str):
-            message = body["message"]
-        else:
-            text = " ".join(response.text.split())[:200] if response.text else ""
-            message = text or response.reason_phrase or f"HTTP {status}"
-        field = None
-    kind = VideohookServerError if status >= 500 else VideohookClientError
-    return kind(status, code, message, field)
-
-
-def _connection_error(url: str, error: httpx.TransportError) -> VideohookConnectionError:
-    parts = urlsplit(url)
-    where = f"{parts.scheme}://{parts.netloc}"  # never the query: presigned URLs carry credentials
-    detail = str(error) or type(error).__name__
-    return VideohookConnectionError(f"cannot reach {where}: {detail}")
-
-
-class _DownloadUrlRefused(Exception):
-    def __init__(self, error: VideohookApiError) -> None:
-        self.error = error
-
-
-# ---- the client ----------------------------------------------------------------
 
 
 class VideohookClient:
@@ -236,31 +129,22 @@ class VideohookClient:
                 )
             except httpx.TransportError as error:
                 if retry and attempt < self._retries:
-                    self._sleep(self._backoff(attempt))
+                    self._sleep(backoff_seconds(attempt))
                     attempt += 1
                     continue
-                raise _connection_error(url, error) from error
+                raise connection_error(url, error) from error
             if response.status_code in RETRYABLE_STATUSES and retry and attempt < self._retries:
-                self._sleep(self._backoff(attempt, response.headers.get("retry-after")))
+                self._sleep(backoff_seconds(attempt, response.headers.get("retry-after")))
                 attempt += 1
                 continue
             if response.status_code >= 400:
-                raise _api_error(response)
+                raise api_error(response)
             try:
                 return response.json()
             except ValueError:
                 raise VideohookServerError(
                     response.status_code, "invalid_response", f"{method} {path} did not answer JSON"
                 ) from None
-
-    @staticmethod
-    def _backoff(attempt: int, retry_after: str | None = None) -> float:
-        if retry_after:
-            try:
-                return min(max(float(retry_after), 0.0), MAX_RETRY_AFTER)
-            except ValueError:
-                pass
-        return 0.5 * 2**attempt
 
     @staticmethod
     def _job_path(job: Job | str, suffix: str = "") -> str:
@@ -349,7 +233,7 @@ class VideohookClient:
         """The API's `image` object for a URL, a data: URI, a local file or an `{url|upload_id}` dict."""
         if isinstance(image, dict):
             return image
-        if isinstance(image, str) and _looks_like_url(image):
+        if isinstance(image, str) and looks_like_url(image):
             return {"url": image}
         path, media_type, size = inspect_image(image)
         if size >= INLINE_IMAGE_LIMIT:
@@ -370,16 +254,15 @@ class VideohookClient:
         headers = {name.lower(): value for name, value in upload.headers.items()}
         headers.setdefault("content-type", media_type)
         try:
-            with path.open(
-                "rb"
-            ) as file:  # streamed: httpx reads the file in chunks, Content-Length from stat
+            # Streamed: httpx reads the file in chunks, Content-Length from stat.
+            with path.open("rb") as file:
                 response = self._http.request(
                     "PUT", upload.upload_url, content=file, headers=headers, timeout=self._timeout
                 )
         except httpx.TransportError as error:
-            raise _connection_error(upload.upload_url, error) from error
+            raise connection_error(upload.upload_url, error) from error
         if response.status_code >= 400:
-            raise _api_error(response, default_code="upload_failed")
+            raise api_error(response, default_code="upload_failed")
         return upload.upload_id
 
     # ---- waiting -----------------------------------------------------------------
@@ -400,32 +283,16 @@ class VideohookClient:
         consecutive 5xx or connection failures are ridden out. Raises `VideohookTimeout`
         (with the last state seen) when `timeout` seconds pass; `None` waits forever.
         """
-        deadline = None if timeout is None else self._clock() + timeout
-        interval = max(poll_interval, 0.0)
-        ceiling = max(max_poll_interval, interval)
-        last: Job | None = job if isinstance(job, Job) else None
-        failures = 0
-        while True:
-            try:
-                current = self.get_video(job)
-            except (VideohookServerError, VideohookConnectionError):
-                failures += 1
-                if failures >= WAIT_MAX_CONSECUTIVE_FAILURES:
-                    raise
-            else:
-                failures = 0
-                last = current
-                if on_progress is not None:
-                    on_progress(current)
-                if current.is_terminal:
-                    return current
-            now = self._clock()
-            if deadline is not None and now >= deadline:
-                job_id = job.id if isinstance(job, Job) else job
-                state = f" (last seen: {last.status}, {last.progress}%)" if last is not None else ""
-                raise VideohookTimeout(f"job {job_id} did not finish within {timeout:g} s{state}", last)
-            self._sleep(interval if deadline is None else min(interval, deadline - now))
-            interval = min(interval * POLL_BACKOFF, ceiling)
+        return wait_until_terminal(
+            self.get_video,
+            job,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+            on_progress=on_progress,
+            clock=self._clock,
+            sleep=self._sleep,
+        )
 
     # ---- downloading -------------------------------------------------------------
 
@@ -444,94 +311,12 @@ class VideohookClient:
         otherwise `VideoIntegrityError` and nothing is written. Constant memory.
         `on_progress(received, total)` is called after every chunk.
         """
-        fetched = isinstance(job, str)
-        current = self.get_video(job) if isinstance(job, str) else job
-        self._require_video(current)
-        dest = Path(dest_path)
-        if dest.is_dir():
-            dest = dest / f"{current.id}.mp4"
-        try:
-            return self._download_once(current, dest, verify_sha256, on_progress)
-        except _DownloadUrlRefused as refused:
-            if fetched:
-                raise refused.error from None
-        # The job we were handed carried an expired presigned URL: fetch a fresh one, once.
-        current = self.get_video(current.id)
-        self._require_video(current)
-        try:
-            return self._download_once(current, dest, verify_sha256, on_progress)
-        except _DownloadUrlRefused as refused:
-            raise refused.error from None
-
-    @staticmethod
-    def _require_video(job: Job) -> None:
-        if job.status is JobStatus.SUCCEEDED and job.video is not None and job.video.download_url:
-            return
-        if job.is_terminal:
-            reason = f"it ended {job.status}"
-            if job.error is not None:
-                reason += f" ({job.error.code}: {job.error.message})"
-        else:
-            reason = f"it is still {job.status} ({job.progress}%)"
-        raise VideoNotReadyError(f"job {job.id} has no video to download: {reason}", job)
-
-    def _download_once(
-        self, job: Job, dest: Path, verify_sha256: bool, on_progress: DownloadProgress | None
-    ) -> Path:
-        video = job.video
-        assert video is not None and video.download_url  # checked by _require_video
-        url = video.download_url
-        expected_size = video.bytes
-        part = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.part")
-        try:
-            # Never the API key: the URL is presigned, and it may point at another host.
-            with self._http.stream(
-                "GET", url, headers={"user-agent": USER_AGENT}, timeout=self._timeout, follow_redirects=True
-            ) as response:
-                if response.status_code >= 400:
-                    response.read()
-                    error = _api_error(response, default_code="download_failed")
-                    if response.status_code in (401, 403):
-                        raise _DownloadUrlRefused(error)
-                    raise error
-                total = expected_size
-                if total is None and response.headers.get("content-length", "").isdigit():
-                    total = int(response.headers["content-length"])
-                digest = hashlib.sha256()
-                received = 0
-                with part.open("xb") as out:
-                    for chunk in response.iter_bytes(DOWNLOAD_CHUNK):
-                        received += len(chunk)
-                        if expected_size is not None and received > expected_size:
-                            raise VideoIntegrityError(
-                                f"{job.id}: the download is longer than the expected {expected_size} bytes",
-                                expected=expected_size,
-                                actual=received,
-                            )
-                        out.write(chunk)
-                        digest.update(chunk)
-                        if on_progress is not None:
-                            on_progress(received, total)
-                    out.flush()
-                    os.fsync(out.fileno())
-            if expected_size is not None and received != expected_size:
-                raise VideoIntegrityError(
-                    f"{job.id}: received {received} bytes, expected {expected_size}",
-                    expected=expected_size,
-                    actual=received,
-                )
-            actual_sha = digest.hexdigest()
-            if verify_sha256 and video.sha256 and actual_sha != video.sha256.lower():
-                raise VideoIntegrityError(
-                    f"{job.id}: SHA-256 {actual_sha} differs from the job's {video.sha256}",
-                    expected=video.sha256,
-                    actual=actual_sha,
-                )
-            os.replace(part, dest)
-            return dest
-        except httpx.TransportError as error:
-            raise _connection_error(url, error) from error
-        except FileExistsError:  # the random part name collided: vanishingly unlikely, but never clobber
-            raise VideohookError(f"{part}: temporary file already exists") from None
-        finally:
-            part.unlink(missing_ok=True)
+        return download_video(
+            self._http,
+            self.get_video,
+            job,
+            dest_path,
+            timeout=self._timeout,
+            verify_sha256=verify_sha256,
+            on_progress=on_progress,
+        )
