@@ -1,27 +1,46 @@
-"""Cold import time of every Lambda handler vs a bare `import boto3`, in fresh interpreters.
+"""Cold start of every Lambda handler, import plus first invocation, beside a reference handler.
 
-What a Lambda cold start imports is the handler module (the `Handler` of the template)
-with the runtime dependencies of the layer, on the function's Python. To measure that, not
-this repository's dev environment, each import runs in a fresh `python -S` (no
-site-packages) of Lambda's Python version (`infra.constructs.RUNTIME`) with PYTHONPATH =
-functions/ + a directory holding exactly the runtime dependencies (`uv export --no-dev`, as
-the Makefile builds the layer): the dev-only packages (moto, cdk, pytest, rich, click, ...)
-are not there to be picked up by accident (httpx, for one, imports its command line, and
-with it rich and click, whenever they are installed). For another Python than the dev
-one, that directory is installed from the lock (`uv pip install --target`) into .tools/ by
+What a user feels of a Lambda cold start is the import of the handler module (the template's
+`Handler`) plus its first invocation, which pays for everything deferred to it (boto3 and
+its clients, the X-Ray tracer, the validators of the models it uses). Each handler is
+measured that way in a fresh interpreter (bench/cold_probe.py, timed inside the process with
+`time.perf_counter`), invoked once with its sample event from events/
+(`sample_event`), beside bench/reference_handler.py, a handler built the usual Powertools
+way (APIGatewayRestResolver with validation, a Logger, one pydantic model, one route),
+invoked with the api's sample submit. The pairs run A/B (the reference right before each
+handler, round after round) so that load on the machine affects both alike; figures are
+medians of `runs`, the ratio is handler / reference.
+
+The processes see what Lambda sets for these functions: the functions' static environment
+(`infra.constructs.STATIC_ENVIRONMENT`), the Lambda runtime's variables and active tracing
+(the trace header; the X-Ray daemon's address is loopback, as in Lambda), so the tracer is
+created at the first invocation as it is in the cloud. Every AWS call goes to a moto server
+on 127.0.0.1 (AWS_ENDPOINT_URL) that holds no resources: a handler's first invocation parses
+and validates its event, creates its clients and makes its first AWS call, which moto answers
+with ResourceNotFoundException (the api reads the provider keys first, through Powertools'
+secrets provider: GetParameterError); the invocation ends there (the outcome is reported). What it
+leaves out is the rest of a successful invocation: more calls on the same warm clients, and
+the provider's HTTP client for the steps that call one. The reference makes no AWS call.
+
+The interpreter is Lambda's Python version (`infra.constructs.RUNTIME`), run as `python -S`
+(no site-packages) with PYTHONPATH = functions/ (bench/ for the reference) + a directory
+holding exactly the runtime dependencies (`uv export --no-dev`, as the Makefile builds the
+layer): the dev-only packages (moto, cdk, pytest, rich, click, ...) are not there to be
+picked up by accident (httpx, for one, imports its command line, and with it rich and
+click, whenever they are installed). For another Python than the dev one, that directory is
+installed from the lock (`uv pip install --target`) into .tools/ by
 `python -m bench.cold_start`, which `make bench` runs first, like `uv sync`: the benchmark
 itself only reads it. Without that Python or that directory, the dev interpreter and links
-into its environment stand in, and the note says so. The functions' static environment
-(`infra.constructs.STATIC_ENVIRONMENT`) is set. Bytecode is compiled once beforehand into a
-private cache (PYTHONPYCACHEPREFIX), as a deployment should ship it; the modules are
-measured round-robin so that load on the machine affects them alike. The figure is the median of
-`runs` imports, timed inside the process (`time.perf_counter` around the import statement).
+into its environment stand in, and the note says so. Bytecode is compiled once beforehand
+into a private cache (PYTHONPYCACHEPREFIX), as a deployment should ship it.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.metadata
+import json
 import os
 import shutil
 import statistics
@@ -31,29 +50,88 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.procs import REPO
+from bench.procs import REPO, server
 
-BASELINE = "boto3"
-_PROBE = "import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+REFERENCE = "reference_handler"  # bench/reference_handler.py
+PROBE = REPO / "bench" / "cold_probe.py"
+EVENTS = REPO / "events"
+# Each handler's sample event is events/<handler>.json, but the api's: its submit (the
+# reference's route takes the same request).
+SAMPLE_EVENTS = {"api": "api_create_video.json", REFERENCE: "api_create_video.json"}
 
 
 @dataclass(frozen=True)
-class ImportFigures:
+class ColdStart:
+    """One fresh process (bench/cold_probe.py)."""
+
+    import_seconds: float
+    invoke_seconds: float
+    outcome: str  # the answer's statusCode, "returned", or the exception's type
+
+    @property
+    def seconds(self) -> float:
+        return self.import_seconds + self.invoke_seconds
+
+
+@dataclass(frozen=True)
+class Median:
+    """Medians over the fresh processes of one module."""
+
+    import_seconds: float
+    invoke_seconds: float
+    seconds: float  # the median of the sums (not the sum of the medians)
+    outcomes: tuple[str, ...]
+
+    @classmethod
+    def of(cls, samples: list[ColdStart]) -> Median:
+        return cls(
+            statistics.median(sample.import_seconds for sample in samples),
+            statistics.median(sample.invoke_seconds for sample in samples),
+            statistics.median(sample.seconds for sample in samples),
+            tuple(sorted({sample.outcome for sample in samples})),
+        )
+
+
+@dataclass(frozen=True)
+class ColdStartFigures:
     module: str
-    median_seconds: float
-    baseline_seconds: float
+    handler: Median
+    reference: Median
+
+    @property
+    def event(self) -> str:
+        return sample_event(self.module).name
 
     @property
     def ratio(self) -> float:
-        return self.median_seconds / self.baseline_seconds
+        return self.handler.seconds / self.reference.seconds
 
 
 def handler_modules() -> list[str]:
+    """The modules of functions/handlers that define `handler` at top level: the Lambda entry
+    points (the template's `Handler`s), not the modules they are made of."""
     return sorted(
         f"handlers.{path.stem}"
         for path in (REPO / "functions" / "handlers").glob("*.py")
-        if path.stem != "__init__"
+        if "handler" in _top_level_names(path)
     )
+
+
+def _top_level_names(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.FunctionDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(target.id for target in targets if isinstance(target, ast.Name))
+    return names
+
+
+def sample_event(module: str) -> Path:
+    """The file of events/ that the first invocation of `module` gets."""
+    name = module.removeprefix("handlers.")
+    return EVENTS / SAMPLE_EVENTS.get(name, f"{name}.json")
 
 
 UV = REPO / ".tools" / "bin" / "uv"
@@ -188,43 +266,67 @@ def import_environment(workdir: Path, python_version: str | None) -> ImportEnvir
     return ImportEnvironment(sys.executable, ("-S",), (str(site),), only_runtime)
 
 
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:videohook-"
+
+
+def lambda_runtime_environment(endpoint: str) -> dict[str, str]:
+    """What Lambda's runtime sets for a function with active tracing (the stack's functions),
+    with fake credentials and AWS_ENDPOINT_URL = `endpoint` for every AWS call."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_python{lambda_python_version()}",
+        "AWS_LAMBDA_FUNCTION_NAME": "ColdStartBench",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+        "LAMBDA_TASK_ROOT": str(REPO / "functions"),
+        "_X_AMZN_TRACE_ID": "Root=1-67a0c0de-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1",
+        "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+        # The stack gives the functions its secrets' ARNs (videohook.config): the api's submit
+        # reads the provider keys first.
+        "VIDEOHOOK_PROVIDER_KEYS_SECRET_ARN": f"{SECRET_ARN}provider-keys",
+        "VIDEOHOOK_WEBHOOK_SECRET_ARN": f"{SECRET_ARN}webhook-secret",
+    }
+
+
 def measure(
     runs: int = 10, modules: list[str] | None = None, python_version: str | None = None
-) -> tuple[list[ImportFigures], str]:
+) -> tuple[list[ColdStartFigures], str]:
     """(figures per handler, a note on the environment); python_version None: the dev Python."""
     modules = modules or handler_modules()
-    workdir = Path(tempfile.mkdtemp(prefix="videohook-bench-imports-"))
+    workdir = Path(tempfile.mkdtemp(prefix="videohook-bench-cold-"))
     try:
         environment = import_environment(workdir, python_version)
         env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTHON", "AWS_"))}
-        env.update(
-            lambda_environment(),
-            PYTHONPYCACHEPREFIX=str(workdir / "pycache"),
-            AWS_DEFAULT_REGION="us-east-1",
-            PYTHONPATH=os.pathsep.join([str(REPO / "functions"), *environment.path]),
-        )
+        env.update(lambda_environment(), PYTHONPYCACHEPREFIX=str(workdir / "pycache"))
+        paths = {module: str(REPO / "functions") for module in modules}
+        paths[REFERENCE] = str(REPO / "bench")
 
-        def once(module: str) -> float:
+        def once(module: str) -> ColdStart:
             done = subprocess.run(
-                [environment.python, *environment.flags, "-c", _PROBE.format(module=module)],
-                env=env,
+                [environment.python, *environment.flags, str(PROBE), module, str(sample_event(module))],
+                env={**env, "PYTHONPATH": os.pathsep.join([paths[module], *environment.path])},
                 capture_output=True,
                 text=True,
                 timeout=120,
             )
             if done.returncode != 0:
-                raise RuntimeError(f"import {module} failed:\n{done.stderr[-2000:]}")
-            return float(done.stdout.strip().splitlines()[-1])
+                raise RuntimeError(f"cold start of {module} failed:\n{done.stderr[-2000:]}")
+            return ColdStart(**json.loads(done.stdout.strip().splitlines()[-1]))
 
-        targets = [BASELINE, *modules]
-        for module in targets:  # compile the bytecode cache
-            once(module)
-        times: dict[str, list[float]] = {module: [] for module in targets}
-        for _ in range(runs):
-            for module in targets:
-                times[module].append(once(module))
-        baseline = statistics.median(times[BASELINE])
-        figures = [ImportFigures(module, statistics.median(times[module]), baseline) for module in modules]
+        samples: dict[str, list[ColdStart]] = {module: [] for module in [REFERENCE, *modules]}
+        with server("moto") as endpoint:
+            env.update(lambda_runtime_environment(endpoint))
+            for module in samples:  # compile the bytecode cache
+                once(module)
+            for _ in range(runs):
+                for module in modules:  # A/B: the reference right before each handler
+                    samples[REFERENCE].append(once(REFERENCE))
+                    samples[module].append(once(module))
+        reference = Median.of(samples[REFERENCE])
+        figures = [ColdStartFigures(module, Median.of(samples[module]), reference) for module in modules]
         return figures, f"{environment.note}, bytecode precompiled"
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

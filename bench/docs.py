@@ -44,22 +44,31 @@ Every figure sits beside its baseline from the same run; ratios are figure / bas
   `ftyp` box; the SHA-256 is computed by S3 during the server-side CopyObject that moves the
   video to its final key (ChecksumAlgorithm=SHA256), not here. Baseline:
   jobs of the same run where the sandbox speaks the AI/ML API contract (no upload_url).
-- **Cold import** (`bench/cold_start.py`): `import handlers.X` vs `import boto3`, each in a
-  fresh `python -S` of Lambda's Python version (the stack's runtime, python3.12; the note
-  says if the dev Python had to stand in) with only the Lambda layer's dependencies on the
-  path (installed from uv.lock for that Python into .tools/bench/ by `make bench` before it
-  measures: `python -m bench.cold_start`) and the
-  functions' static environment (`PYDANTIC_DISABLE_PLUGINS=1`: no entry-point scan at the
-  first model build), bytecode precompiled, timed inside the process, median of 10,
-  round-robin. Handlers import boto3
-  lazily, at their first AWS call: a cold start costs the handler's import plus boto3's.
-  Models build their validators at first use (`defer_build`), so an invocation builds the
-  few it uses. Powertools' event_handler package `__init__` imports every resolver
-  (AppSync's brings asyncio, ssl and subprocess), and its data_classes package `__init__`
-  every event source's class; the api handler takes the REST resolver through
-  `videohook.rest_routing`, which registers both packages without running their `__init__`
-  and imports each name they export at first use (the rest stays unloaded unless something
-  asks for it).
+- **Cold start** (`bench/cold_start.py`, `bench/cold_probe.py`): what a user feels of a
+  cold start, the handler module's import plus its first invocation, timed inside a fresh
+  `python -S` of Lambda's Python version (the stack's runtime, python3.12; the note says if
+  the dev Python had to stand in) with only the Lambda layer's dependencies on the path
+  (installed from uv.lock for that Python into .tools/bench/ by `make bench` before it
+  measures: `python -m bench.cold_start`), bytecode precompiled. Baseline:
+  `bench/reference_handler.py`, built the way aws-lambda-handler-cookbook builds one
+  (Powertools' APIGatewayRestResolver with `enable_validation=True`, a Powertools Logger
+  around the handler, one pydantic model, one route, nothing else), run right before each
+  handler (A/B pairs, round after round); medians of 10 each, ratio = handler / reference.
+  Each process sees what Lambda sets: the functions' static environment
+  (`PYDANTIC_DISABLE_PLUGINS=1`: no entry-point scan at the first model build), the
+  runtime's variables and, as the stack's functions have active tracing, the trace header
+  (the tracer is created, and X-Ray's patches applied, at the first invocation, as in the
+  cloud). First invocation: the handler's sample event from events/ (the api: its submit,
+  `api_create_video.json`, the same request the reference's route validates). Every AWS call
+  goes to a moto server on 127.0.0.1 (`AWS_ENDPOINT_URL`) that holds no resources, and an
+  audit hook in the probe refuses any other address: each handler parses and validates its
+  event, creates its boto3 client and makes its first AWS call, which moto answers with
+  ResourceNotFoundException (each row names the outcome; the api's first call reads the
+  provider keys through Powertools' secrets provider, which raises GetParameterError). That
+  counts the cold costs an invocation pays once (imports deferred to it, clients, the
+  tracer, the validators it builds) and leaves out the rest of a successful invocation
+  (further calls on warm clients, the provider's answer): a lower bound of the real first
+  invocation. The reference makes no AWS call and has no tracer, as specified.
 - **Cost** (`bench/cost.py`): one job of 107 s (AI/ML API's 720p example), 2 s queued, then
   linear progress, the kind's history warm; mean over ten sub-second phases of its end.
   Per poll: WaitForProvider, PollProvider, IsJobDone = 3 transitions and one poll Lambda;

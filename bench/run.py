@@ -174,17 +174,22 @@ def copy_rows(config: Config) -> list[Row]:
     return rows
 
 
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
 def import_rows(config: Config) -> tuple[list[Row], str]:
     version = cold_start.lambda_python_version() if config.import_on_lambda_python else None
     figures, note = cold_start.measure(config.import_runs, config.import_modules, version)
-    section = f"cold import (median of {config.import_runs} fresh processes)"
+    section = f"cold start, import + first invocation (median of {config.import_runs} fresh processes each)"
     rows = [
         Row(
             section,
-            f"import {f.module}",
-            f"{f.median_seconds * 1000:.0f} ms",
-            f"import boto3: {f.baseline_seconds * 1000:.0f} ms",
-            _ratio(f.median_seconds, f.baseline_seconds),
+            f"{f.module} ({f.event}: {', '.join(f.handler.outcomes)})",
+            f"{_ms(f.handler.seconds)} ({_ms(f.handler.import_seconds)} + {_ms(f.handler.invoke_seconds)})",
+            f"reference handler: {_ms(f.reference.seconds)} ({_ms(f.reference.import_seconds)}"
+            f" + {_ms(f.reference.invoke_seconds)})",
+            _ratio(f.handler.seconds, f.reference.seconds),
             "<= 1.3x",
             _verdict(f.ratio <= 1.3),
         )
@@ -317,10 +322,10 @@ def collect(config: Config, log: Callable[[str], None] = print) -> Report:
     if "zero-copy" in sections and stack:
         rows += zero_copy_rows(stack)
     if "imports" in sections:
-        section("cold imports")
+        section("cold starts")
         import_figures, note = import_rows(config)
         rows += import_figures
-        notes.append(f"cold imports: {note}")
+        notes.append(f"cold starts: {note}")
     if "cost" in sections:
         rows += cost_rows(stack)
         notes.append(

@@ -41,7 +41,7 @@ def test_every_section_runs_and_renders_one_table(local_stack, api, tmp_path):
     report = collect(config, log=lambda line: None)
 
     sections = {row.section.split(" (")[0].split(",")[0] for row in report.rows}
-    assert {"polling", "copy 6 MiB", "copy 11 MiB", "zero-copy", "cold import", "local stack"} <= sections
+    assert {"polling", "copy 6 MiB", "copy 11 MiB", "zero-copy", "cold start", "local stack"} <= sections
     assert any(row.section.startswith("cost of a typical") for row in report.rows)
     assert all(row.value and row.verdict in ("", "PASS", "FAIL") for row in report.rows)
     zero_copy = next(row for row in report.rows if row.section.startswith("zero-copy"))
