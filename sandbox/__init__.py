@@ -19,23 +19,17 @@ Per-job directives anywhere in the prompt: ``sandbox:outcome=succeeded|failed|ex
 ``sandbox:bytes=N`` (also ``64MiB``, ``1g``), ``sandbox:seconds=F`` (generation seconds before
 ``time_factor``), ``sandbox:truncate=N`` (serve only N body bytes of the download, then close),
 and the fault knobs (``sandbox:submit_429=2``, ``sandbox:poll_5xx=3``, ``sandbox:stall_after=N``,
-...): the full table is in ``sandbox/server.py``'s docstring and ``python -m sandbox --help``.
+...): the full table is in ``sandbox/faults.py``'s docstring and ``python -m sandbox --help``.
 The same knobs set globally: ``SandboxServer(faults={...})``, ``server.set_faults(...)``,
 ``POST /sandbox/faults``.
 """
 
+from sandbox.cometapi import COMET_ENVELOPES
+from sandbox.create_checks import ASPECT_RATIOS, RESOLUTIONS
+from sandbox.faults import DIRECTIVE_KEYS, KNOBS, MAX_FAULT_WAIT, OUTCOMES
+from sandbox.http_handler import CONTRACTS
 from sandbox.mp4 import MIN_SIZE, iter_mp4, mp4_sha256
-from sandbox.server import (
-    ASPECT_RATIOS,
-    COMET_ENVELOPES,
-    CONTRACTS,
-    DIRECTIVE_KEYS,
-    KNOBS,
-    MAX_FAULT_WAIT,
-    OUTCOMES,
-    RESOLUTIONS,
-    SandboxServer,
-)
+from sandbox.server import SandboxServer
 
 __all__ = [
     "ASPECT_RATIOS",

@@ -13,15 +13,9 @@ import signal
 import sys
 from typing import Any
 
-from sandbox.server import (
-    COMET_ENVELOPES,
-    KNOBS,
-    OUTCOMES,
-    SandboxServer,
-    faults_help,
-    parse_knob,
-    parse_size,
-)
+from sandbox.cometapi import COMET_ENVELOPES
+from sandbox.faults import KNOBS, OUTCOMES, faults_help, parse_knob, parse_size
+from sandbox.server import SandboxServer
 
 
 def _interrupt(signum: int, frame: Any) -> None:

@@ -1,4 +1,4 @@
-"""Test fakes shared by the unit tests: one definition each."""
+"""Test fakes shared by the tests (unit, and the sandbox's integration tests): one definition each."""
 
 from __future__ import annotations
 

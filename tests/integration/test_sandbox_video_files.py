@@ -1,15 +1,17 @@
-"""The sandbox renders a video once, on its first download, and sends it with sendfile afterwards."""
+"""The sandbox's videos (sandbox/video_files.py): rendered once, on the first download, then sent with
+sendfile; byte ranges; any size in bounded memory."""
 
 from __future__ import annotations
 
 import hashlib
+import tracemalloc
 from pathlib import Path
 
 import httpx
 import pytest
 
-from sandbox import SandboxServer, mp4
-from sandbox import server as sandbox_server
+from sandbox import SandboxServer, iter_mp4, mp4, mp4_sha256, video_files
+from tests.integration.sandbox_client import create, poll
 
 
 @pytest.fixture
@@ -22,7 +24,7 @@ def renders(monkeypatch) -> list[tuple[str, int]]:
         calls.append((job_id, size))
         return real(job_id, size, *args, **kwargs)
 
-    monkeypatch.setattr(sandbox_server.mp4, "iter_mp4", counting)
+    monkeypatch.setattr(video_files.mp4, "iter_mp4", counting)
     return calls
 
 
@@ -46,7 +48,7 @@ def test_a_video_is_rendered_once_and_every_download_is_the_same_bytes(renders) 
         assert renders == []  # a HEAD renders nothing
         bodies = [client.get(url).content for _ in range(2)]
         tail = client.get(url, headers={"Range": "bytes=-100"})
-        directory = Path(sandbox._videos._directory.name)
+        directory = Path(sandbox.videos._directory.name)
         assert directory.is_dir()
     assert renders == [(job_id, size)]
     expected = mp4.mp4_sha256(job_id, size)
@@ -56,7 +58,7 @@ def test_a_video_is_rendered_once_and_every_download_is_the_same_bytes(renders) 
 
 
 def test_the_least_recently_used_videos_are_evicted_beyond_the_budget() -> None:
-    files = sandbox_server._VideoFiles(budget=2 * 1000, chunk_size=4096)
+    files = video_files.VideoFiles(budget=2 * 1000, chunk_size=4096)
     try:
         first = files.open("a", 1000)
         files.open("b", 1000).close()
@@ -71,3 +73,36 @@ def test_the_least_recently_used_videos_are_evicted_beyond_the_budget() -> None:
         first.close()
     finally:
         files.close()
+
+
+def test_range_requests(fast: SandboxServer, fast_client: httpx.Client) -> None:
+    job_id = create(fast_client, "xai", "x sandbox:seconds=0")
+    url = f"{fast.url}/files/{job_id}.mp4"
+    full = b"".join(iter_mp4(job_id, 262144))
+    part = httpx.get(url, headers={"Range": "bytes=100000-199999"})
+    assert part.status_code == 206 and part.content == full[100000:200000]
+    assert part.headers["content-range"] == "bytes 100000-199999/262144"
+    tail = httpx.get(url, headers={"Range": "bytes=-10"})
+    assert tail.status_code == 206 and tail.content == full[-10:]
+    assert httpx.get(url, headers={"Range": "bytes=999999-"}).status_code == 416
+
+
+def test_large_video_streams_in_bounded_memory(fast: SandboxServer, fast_client: httpx.Client) -> None:
+    size = 64 * 1024 * 1024
+    job_id = create(fast_client, "xai", "big sandbox:bytes=64MiB sandbox:seconds=0")
+    url = poll(fast_client, "xai", job_id).json()["video"]["url"]
+    digest = hashlib.sha256()
+    received = 0
+    tracemalloc.start()
+    try:
+        with httpx.stream("GET", url, timeout=30) as response:
+            assert response.headers["content-length"] == str(size)
+            for chunk in response.iter_raw():
+                digest.update(chunk)
+                received += len(chunk)
+        _, peak = tracemalloc.get_traced_memory()  # server thread and client, same process
+    finally:
+        tracemalloc.stop()
+    assert received == size
+    assert peak < 16 * 1024 * 1024, f"peak traced memory {peak / 2**20:.1f} MiB"
+    assert digest.hexdigest() == mp4_sha256(job_id, size)
