@@ -31,6 +31,8 @@ from videohook_client import (
     sniff_image_type,
 )
 
+from tests.fakes import FakeClock
+
 REPO = Path(__file__).resolve().parents[2]
 BASE = "https://api.example.test/prod"
 KEY = "vh_secret_key_never_printed"
@@ -115,19 +117,6 @@ class FakeApi:
 
     def sent(self, method: str, path: str) -> list[httpx.Request]:
         return [r for r in self.requests if r.method == method and r.url.path == path]
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture
