@@ -27,6 +27,9 @@ PROVIDER_CONNECT_TIMEOUT_SECONDS = 10.0
 MIN_PROVIDER_TIMEOUT_SECONDS = 2.0
 # Longer than any submit can run in the local stack, whose Lambdas have no timeout.
 MIN_SUBMISSION_GRACE_SECONDS = 10.0
+# Room for a submit and a first poll, each waiting up to a few provider timeouts: a job never
+# expires before its provider could have answered, however small the time scale.
+MIN_JOB_DEADLINE_SECONDS = 10.0
 
 
 class Settings(BaseModel):
@@ -74,6 +77,11 @@ class Settings(BaseModel):
     @property
     def provider_connect_timeout_seconds(self) -> float:
         return max(MIN_PROVIDER_TIMEOUT_SECONDS, PROVIDER_CONNECT_TIMEOUT_SECONDS * self.time_scale)
+
+    @property
+    def job_deadline(self) -> float:
+        """`job_deadline_seconds` on this stack's clock, at least MIN_JOB_DEADLINE_SECONDS."""
+        return max(MIN_JOB_DEADLINE_SECONDS, self.job_deadline_seconds * self.time_scale)
 
     @property
     def submission_grace(self) -> float:

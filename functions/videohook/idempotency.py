@@ -4,6 +4,16 @@ The record's key is the tenant and its `Idempotency-Key` (hashed); the request b
 hashed into the record too (payload validation), so the same key with another body is
 refused. The stored response is just the job id: a replay answers with the job as it is
 now. A duplicate that arrives while the first request is still running waits for it.
+
+Two mechanisms, because each covers what the other cannot:
+
+- this record (Powertools) refuses the same key with another body (`KeyReused`) and
+  tells a duplicate that its twin is still running (`StillInProgress`), which the claim
+  alone cannot tell from a twin that died;
+- `JobStore.claim` (called by `videohook.submit` inside the idempotent unit) pins the key to
+  one job id. When a Lambda dies half-way, its in-progress record expires with the Lambda's
+  time and a retry runs the unit again: the claim makes that run find and resume the same
+  job instead of starting a second paid provider job.
 """
 
 from __future__ import annotations

@@ -10,8 +10,11 @@ import json
 from typing import Any
 
 from videohook import telemetry
-from videohook.errors import ApiError
+from videohook.errors import Conflict
+from videohook.job_reads import job_not_found
+from videohook.job_store import JobNotFound
 from videohook.models import Job, JobStatus, Redelivery, WebhookAttempt, WebhookEvent, utc_now
+from videohook.public_view import public_job
 from videohook.runtime import Runtime
 from videohook.webhook_delivery import DeliveryRequest
 
@@ -43,8 +46,6 @@ def wants_webhook(job: Job, event_type: str) -> bool:
 
 
 def build_event(runtime: Runtime, job: Job) -> WebhookEvent:
-    from videohook.submission import public_job
-
     return WebhookEvent(
         type=EVENT_TYPES[job.status],
         timestamp=job.completed_at or job.updated_at,
@@ -110,16 +111,14 @@ def publish_event(runtime: Runtime, job_id: str) -> dict[str, Any]:
 
 def redeliver(runtime: Runtime, job_id: str, *, tenant_id: str) -> Redelivery:
     """Send a finished job's terminal event again, with its original webhook-id."""
-    from videohook.job_store import JobNotFound
-
     try:
         job = runtime.store.get_for_tenant(job_id, tenant_id)
     except JobNotFound as error:
-        raise ApiError(404, "not_found", f"no video job '{job_id}'", field="id") from error
+        raise job_not_found(job_id) from error
     if not job.status.is_terminal:
-        raise ApiError(409, "job_not_finished", "only a finished job's event can be redelivered")
+        raise Conflict("job_not_finished", "only a finished job's event can be redelivered")
     if not job.webhook_url:
-        raise ApiError(409, "no_webhook_url", "the job has no webhook_url")
+        raise Conflict("no_webhook_url", "the job has no webhook_url")
     event_id = event_id_for(job)
     body = build_event(runtime, job).model_dump(mode="json")
     name = f"{event_id}-re{int(utc_now().timestamp() * 1000)}"
@@ -128,10 +127,8 @@ def redeliver(runtime: Runtime, job_id: str, *, tenant_id: str) -> Redelivery:
 
 
 def delivery_log(runtime: Runtime, job_id: str, *, tenant_id: str) -> list[WebhookAttempt]:
-    from videohook.job_store import JobNotFound
-
     try:
         runtime.store.get_for_tenant(job_id, tenant_id)
     except JobNotFound as error:
-        raise ApiError(404, "not_found", f"no video job '{job_id}'", field="id") from error
+        raise job_not_found(job_id) from error
     return runtime.deliveries.attempts(job_id)

@@ -3,11 +3,24 @@ and the payloads that travel through the state machine."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import math
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 ASPECT_RATIOS = ("1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3")
@@ -31,6 +44,11 @@ UPLOAD_CONTENT_TYPES = ("image/png", "image/jpeg", "image/webp")
 UploadContentType = Literal["image/png", "image/jpeg", "image/webp"]
 UPLOAD_ID_PATTERN = r"^upl_[0-9a-z]{26}$"
 IMAGE_URL_PATTERN = r"^(https://|data:image/(png|jpeg|webp);base64,)"
+DATA_URI = re.compile(r"^data:image/(png|jpeg|webp);base64,(?P<data>[A-Za-z0-9+/=\s]+)$")
+# The header that makes a POST safe to retry; errors about it name it as their field.
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+# The PydanticCustomError type of an image over MAX_IMAGE_BYTES: the API answers it 413, not 400.
+IMAGE_TOO_LARGE = "image_too_large"
 
 
 class ProviderName(StrEnum):
@@ -77,6 +95,83 @@ class JobError(Model):
     message: str
 
 
+# ---- request rules that need no runtime state ----------------------------------------
+# Each raises a PydanticCustomError whose type is the API's error code and whose message is
+# the API's message (the handler adds no field prefix to these).
+
+
+def _image_url(url: str) -> str:
+    """An https URL, or a PNG/JPEG/WebP data URI of 1 to MAX_IMAGE_BYTES decoded bytes."""
+    if url.startswith("data:"):
+        match = DATA_URI.match(url)
+        if not match:
+            raise PydanticCustomError(
+                "invalid_image", "data URIs must be data:image/(png|jpeg|webp);base64,..."
+            )
+        try:
+            decoded = base64.b64decode(match.group("data"), validate=False)
+        except binascii.Error as error:
+            raise PydanticCustomError("invalid_image", "the data URI is not valid base64") from error
+        if not decoded:
+            raise PydanticCustomError("invalid_image", "the data URI holds no image")
+        if len(decoded) > MAX_IMAGE_BYTES:
+            raise PydanticCustomError(IMAGE_TOO_LARGE, f"the image exceeds {MAX_IMAGE_BYTES} bytes")
+        return url
+    if not url.startswith("https://") or len(url) <= len("https://"):
+        raise PydanticCustomError("invalid_image", "image URLs must be https URLs or data URIs")
+    if len(url) > MAX_URL_CHARS:
+        raise PydanticCustomError("invalid_image", f"image URLs are limited to {MAX_URL_CHARS} characters")
+    return url
+
+
+def _reference_image(url: str) -> str:
+    if not url.startswith("https://"):
+        raise PydanticCustomError("invalid_image", "reference images must be https URLs")
+    return url
+
+
+def _numbers(value: Any) -> list[int | float]:
+    if isinstance(value, dict):
+        return [number for item in value.values() for number in _numbers(item)]
+    if isinstance(value, list):
+        return [number for item in value for number in _numbers(item)]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return [value]
+    return []
+
+
+def storable_number(number: int | float) -> bool:
+    """What a DynamoDB number can hold: 38 significant digits, magnitude 1e-130 to 1e126."""
+    if isinstance(number, int):
+        return len(str(abs(number)).rstrip("0") or "0") <= 38 and abs(number) < 10**126
+    return math.isfinite(number) and (number == 0 or 1e-130 <= abs(number) < 1e126)
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(item) for item in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(item) for item in value), default=0)
+    return 0
+
+
+def _metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """What a job record can store and return: bounded size and depth, DynamoDB numbers."""
+    if len(json.dumps(metadata).encode()) > MAX_METADATA_BYTES:
+        raise PydanticCustomError(
+            "metadata_too_large", f"metadata exceeds {MAX_METADATA_BYTES} bytes of JSON"
+        )
+    if _depth(metadata) > MAX_METADATA_DEPTH:
+        raise PydanticCustomError(
+            "metadata_too_deep", f"metadata nests deeper than {MAX_METADATA_DEPTH} levels"
+        )
+    if not all(storable_number(number) for number in _numbers(metadata)):
+        raise PydanticCustomError(
+            "invalid_metadata", "metadata numbers must have at most 38 digits and lie within 1e-130 and 1e125"
+        )
+    return metadata
+
+
 class ImageInput(Model):
     """The first frame: exactly one of `url` and `upload_id`."""
 
@@ -108,8 +203,18 @@ class ImageInput(Model):
     @model_validator(mode="after")
     def _exactly_one(self) -> ImageInput:
         if (self.url is None) == (self.upload_id is None):
-            raise PydanticCustomError("invalid_image", "send exactly one of image.url and image.upload_id")
+            raise PydanticCustomError(
+                "invalid_image", "image: send exactly one of image.url and image.upload_id"
+            )
         return self
+
+
+class _RequestedImageUrl(Model):
+    """The rule of a requested image URL, with the URL where its errors point (`image.url`).
+
+    Not on ImageInput itself: jobs show that model too, with data URIs shortened."""
+
+    url: Annotated[str, AfterValidator(_image_url)]
 
 
 EventType = Literal[
@@ -135,7 +240,9 @@ class CreateVideoRequest(Model):
     resolution: Resolution | None = None
     aspect_ratio: AspectRatio | None = None
     image: ImageInput | None = Field(default=None, description="Image to video: the first frame")
-    reference_images: list[Annotated[str, Field(max_length=MAX_URL_CHARS)]] | None = Field(
+    reference_images: (
+        list[Annotated[str, Field(max_length=MAX_URL_CHARS), AfterValidator(_reference_image)]] | None
+    ) = Field(
         default=None,
         min_length=1,
         max_length=MAX_REFERENCE_IMAGES,
@@ -167,6 +274,48 @@ class CreateVideoRequest(Model):
         ),
     )
     provider: ProviderName | None = Field(default=None, description="Default: the deployment's provider")
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt(cls, prompt: str) -> str:
+        if not prompt.strip():
+            raise PydanticCustomError("invalid_prompt", "prompt must not be blank")
+        return prompt
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, model: str | None) -> str | None:
+        if model is not None and model not in KNOWN_MODELS:
+            raise PydanticCustomError("unknown_model", f"model must be one of {', '.join(KNOWN_MODELS)}")
+        return model
+
+    @field_validator("resolution")
+    @classmethod
+    def _resolution(cls, resolution: str | None, info: ValidationInfo) -> str | None:
+        # The named model only: without one, the deployment's default applies (submit checks it).
+        model = info.data.get("model")
+        if resolution == "1080p" and model in MODELS_WITHOUT_1080P:
+            raise PydanticCustomError("unsupported_resolution", f"{model} has no 1080p")
+        return resolution
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, image: ImageInput | None) -> ImageInput | None:
+        if image is not None and image.url is not None:
+            _RequestedImageUrl.model_validate({"url": image.url})  # its errors come out at image.url
+        return image
+
+    @field_validator("reference_images")
+    @classmethod
+    def _reference_images(cls, urls: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        if urls is not None and info.data.get("image") is not None:
+            raise PydanticCustomError("conflicting_inputs", "send image or reference_images, not both")
+        return urls
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata(cls, metadata: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if metadata is None else _metadata(metadata)
 
 
 class VideoArtifact(Model):
@@ -286,9 +435,23 @@ class PollResult(Model):
     wait_seconds: int = Field(ge=0)
 
 
+class VideoTransfer(Model):
+    """How FinalizeVideo got the video into S3 (its metrics carry the same figures)."""
+
+    # "copy": streamed from the provider's URL through the function; "provider_upload": the
+    # provider PUT it to a presigned URL and the function only verified it.
+    kind: Literal["copy", "provider_upload"]
+    bytes: int  # the stored video's size
+    bytes_copied: int  # video bytes through the function (0 for a provider upload)
+    bytes_read_to_verify: int = 0  # bytes read back from S3 to check a provider upload
+    seconds: float  # storing the video: the copy, or the check and move of the upload
+
+
 class FinalizeResult(Model):
     job_id: str
     status: JobStatus
+    # Set by the FinalizeVideo attempt that stored the video; absent otherwise.
+    transfer: VideoTransfer | None = None
 
 
 class ReconcileReport(Model):

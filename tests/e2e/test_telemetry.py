@@ -237,7 +237,7 @@ def _constant(metric_name: str) -> str:
 # Metrics emitted from code the telemetry helpers are wired into by one line each (see
 # videohook/telemetry.py); checked as soon as that line exists.
 WIRED = {
-    "JobsSubmitted": ("videohook.submission", "telemetry.job_submitted("),
+    "JobsSubmitted": ("videohook.submit", "telemetry.job_submitted("),
     "ProviderRequests": ("videohook.workflow_steps", "telemetry.provider_request("),
     "WebhookAttempts": ("videohook.webhook_delivery", "telemetry.webhook_attempt("),
 }

@@ -15,11 +15,12 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from botocore.exceptions import ClientError
 
-from videohook import idempotency, submission
+from handlers.rest_api.errors import status_of
+from tests.fakes import FakeRuntime, FakeS3
+from videohook import idempotency, job_reads, uploads
 from videohook.config import Settings
-from videohook.errors import ApiError
-from videohook.job_store import JobAlreadyTerminal, JobNotFound
-from videohook.models import CreateUploadRequest, Job, JobStatus, ProviderName
+from videohook.errors import DomainError, InvalidInput
+from videohook.models import CreateUploadRequest, Job, JobStatus, ProviderName, storable_number
 
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:Videohook-StateMachine"
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -43,9 +44,9 @@ def a_job(status: JobStatus = JobStatus.CANCELED) -> Job:
 
 def test_a_cursor_round_trips_and_is_opaque() -> None:
     position = {"id": "vid_01jqzzzzzzzzzzzzzzzzzzzzzz", "created_at": "2025-03-01T12:00:00.000000Z"}
-    cursor = submission.encode_cursor(position)
+    cursor = job_reads.encode_cursor(position)
     assert "vid_" not in cursor and "=" not in cursor
-    assert submission.decode_cursor(cursor) == position
+    assert job_reads.decode_cursor(cursor) == position
 
 
 @pytest.mark.parametrize(
@@ -62,9 +63,13 @@ def test_a_cursor_round_trips_and_is_opaque() -> None:
     ],
 )
 def test_anything_else_is_an_invalid_cursor(cursor: str) -> None:
-    with pytest.raises(ApiError) as raised:
-        submission.decode_cursor(cursor)
-    assert (raised.value.status, raised.value.code, raised.value.field) == (400, "invalid_cursor", "cursor")
+    with pytest.raises(InvalidInput) as raised:
+        job_reads.decode_cursor(cursor)
+    assert (status_of(raised.value), raised.value.code, raised.value.field) == (
+        400,
+        "invalid_cursor",
+        "cursor",
+    )
 
 
 # ---- metadata numbers ------------------------------------------------------------------
@@ -88,61 +93,29 @@ def test_anything_else_is_an_invalid_cursor(cursor: str) -> None:
     ],
 )
 def test_metadata_numbers_must_fit_dynamodb(number: float, storable: bool) -> None:
-    assert submission._storable_number(number) is storable
+    assert storable_number(number) is storable
 
 
 # ---- cancel ----------------------------------------------------------------------------
 
 
-class FakeSfn:
-    class exceptions:  # noqa: N801 - mirrors boto3's client.exceptions
-        class ExecutionDoesNotExist(Exception):
-            pass
-
-        class ExecutionAlreadyExists(Exception):
-            pass
-
-    def __init__(self, *, stop_error: Exception | None = None, start_error: Exception | None = None) -> None:
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-        self.stop_error, self.start_error = stop_error, start_error
-
-    def stop_execution(self, **kwargs: Any) -> None:
-        self.calls.append(("stop", kwargs))
-        if self.stop_error:
-            raise self.stop_error
-
-    def start_execution(self, **kwargs: Any) -> None:
-        self.calls.append(("start", kwargs))
-        if self.start_error:
-            raise self.start_error
-
-
-class FakeStore:
-    def __init__(self, outcome: Job | Exception, stored: Job | None = None) -> None:
-        self.outcome, self.stored = outcome, stored
-        self.cancels: list[tuple[str, str]] = []
-
-    def cancel(self, job_id: str, tenant_id: str, *, now: datetime) -> Job:
-        self.cancels.append((job_id, tenant_id))
-        if isinstance(self.outcome, Exception):
-            raise self.outcome
-        return self.outcome
-
-    def get(self, job_id: str) -> Job:
-        assert self.stored is not None
-        return self.stored
-
-
-def runtime_with(store: FakeStore, sfn: FakeSfn) -> Any:
-    return SimpleNamespace(settings=Settings(state_machine_arn=MACHINE), store=store, sfn=sfn)
+def runtime_with(stored: Job | None = None, **sfn_errors: Exception) -> FakeRuntime:
+    runtime = FakeRuntime(Settings(state_machine_arn=MACHINE))
+    runtime.sfn.stop_error, runtime.sfn.start_error = (
+        sfn_errors.get("stop_error"),
+        sfn_errors.get("start_error"),
+    )
+    if stored is not None:
+        runtime.store.jobs[stored.id] = stored
+    return runtime
 
 
 def test_cancel_stops_the_execution_then_starts_the_announcing_one() -> None:
-    sfn = FakeSfn()
-    view = submission.cancel_job(runtime_with(FakeStore(a_job()), sfn), a_job().id, tenant_id="key_a")
+    runtime = runtime_with(a_job(JobStatus.RUNNING))
+    view = job_reads.cancel_job(runtime, a_job().id, tenant_id="key_a")
     assert view.status is JobStatus.CANCELED
-    (stop, stop_args), (start, start_args) = sfn.calls
-    assert (stop, start) == ("stop", "start")
+    (stop_args,), (start_args,) = runtime.calls("sfn.stop_execution"), runtime.calls("sfn.start_execution")
+    assert runtime.names() == ["store.cancel", "sfn.stop_execution", "sfn.start_execution"]
     assert stop_args["executionArn"] == (
         "arn:aws:states:us-east-1:123456789012:execution:Videohook-StateMachine:" + a_job().id
     )
@@ -152,46 +125,31 @@ def test_cancel_stops_the_execution_then_starts_the_announcing_one() -> None:
 
 
 def test_cancel_tolerates_a_missing_execution_and_a_repeated_announcement() -> None:
-    sfn = FakeSfn(
-        stop_error=FakeSfn.exceptions.ExecutionDoesNotExist(),
-        start_error=FakeSfn.exceptions.ExecutionAlreadyExists(),
+    runtime = runtime_with(
+        a_job(JobStatus.RUNNING),
+        stop_error=FakeRuntime().sfn.exceptions.ExecutionDoesNotExist(),
+        start_error=FakeRuntime().sfn.exceptions.ExecutionAlreadyExists(),
     )
-    view = submission.cancel_job(runtime_with(FakeStore(a_job()), sfn), a_job().id, tenant_id="key_a")
-    assert view.status is JobStatus.CANCELED and len(sfn.calls) == 2
+    view = job_reads.cancel_job(runtime, a_job().id, tenant_id="key_a")
+    assert view.status is JobStatus.CANCELED
+    assert len(runtime.calls("sfn.stop_execution") + runtime.calls("sfn.start_execution")) == 2
 
 
 @pytest.mark.parametrize(
-    ("error", "status", "code"),
-    [(JobNotFound("x"), 404, "not_found"), (JobAlreadyTerminal("x"), 409, "job_finished")],
+    ("stored", "status", "code"),
+    [(None, 404, "not_found"), (a_job(JobStatus.SUCCEEDED), 409, "job_finished")],
 )
-def test_cancel_refusals_touch_no_execution(error: Exception, status: int, code: str) -> None:
-    sfn = FakeSfn()
-    store = FakeStore(error, stored=a_job(JobStatus.SUCCEEDED))
-    with pytest.raises(ApiError) as raised:
-        submission.cancel_job(runtime_with(store, sfn), a_job().id, tenant_id="key_a")
-    assert (raised.value.status, raised.value.code, raised.value.field) == (status, code, "id")
-    assert sfn.calls == []
+def test_cancel_refusals_touch_no_execution(stored: Job | None, status: int, code: str) -> None:
+    runtime = runtime_with(stored)
+    with pytest.raises(DomainError) as raised:
+        job_reads.cancel_job(runtime, a_job().id, tenant_id="key_a")
+    assert (status_of(raised.value), raised.value.code, raised.value.field) == (status, code, "id")
+    assert runtime.calls("sfn.stop_execution") == runtime.calls("sfn.start_execution") == []
     if code == "job_finished":
         assert "succeeded" in raised.value.message
 
 
 # ---- uploads ---------------------------------------------------------------------------
-
-
-class FakeS3:
-    def __init__(self, head: dict[str, Any] | Exception | None = None) -> None:
-        self.head = head
-        self.presigned: list[tuple[str, dict[str, Any], int]] = []
-
-    def generate_presigned_url(self, operation: str, Params: dict[str, Any], ExpiresIn: int) -> str:  # noqa: N803
-        self.presigned.append((operation, Params, ExpiresIn))
-        return f"https://s3.example/{Params['Key']}?signed"
-
-    def head_object(self, Bucket: str, Key: str) -> dict[str, Any]:  # noqa: N803
-        if isinstance(self.head, Exception):
-            raise self.head
-        assert self.head is not None
-        return self.head
 
 
 def upload_runtime(s3: FakeS3) -> Any:
@@ -200,7 +158,7 @@ def upload_runtime(s3: FakeS3) -> Any:
 
 def test_an_upload_is_a_presigned_put_under_the_tenants_prefix() -> None:
     s3 = FakeS3()
-    upload = submission.create_upload(
+    upload = uploads.create_upload(
         upload_runtime(s3), CreateUploadRequest(content_type="image/webp", bytes=5000), tenant_id="key_a"
     )
     ((operation, params, ttl),) = s3.presigned
@@ -217,7 +175,7 @@ def test_an_upload_is_a_presigned_put_under_the_tenants_prefix() -> None:
 
 def test_an_uploaded_image_is_given_to_the_provider_as_a_presigned_get() -> None:
     s3 = FakeS3({"ContentLength": 1234})
-    url = submission._uploaded_image_url(upload_runtime(s3), "key_a", "upl_" + "1" * 26)
+    url = uploads.uploaded_image_url(upload_runtime(s3), "key_a", "upl_" + "1" * 26)
     assert url == f"https://s3.example/uploads/key_a/upl_{'1' * 26}?signed"
     assert s3.presigned[0][0] == "get_object"
 
@@ -232,9 +190,9 @@ def test_an_uploaded_image_is_given_to_the_provider_as_a_presigned_get() -> None
 )
 def test_an_upload_that_is_missing_or_too_large_is_refused(head: Any, code: str) -> None:
     s3 = FakeS3(head)
-    with pytest.raises(ApiError) as raised:
-        submission._uploaded_image_url(upload_runtime(s3), "key_a", "upl_" + "1" * 26)
-    assert (raised.value.status, raised.value.code, raised.value.field) == (400, code, "image.upload_id")
+    with pytest.raises(InvalidInput) as raised:
+        uploads.uploaded_image_url(upload_runtime(s3), "key_a", "upl_" + "1" * 26)
+    assert (status_of(raised.value), raised.value.code, raised.value.field) == (400, code, "image.upload_id")
     assert s3.presigned == []
 
 

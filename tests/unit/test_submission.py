@@ -1,21 +1,23 @@
-"""submission.submit_job / poll_job and helpers against a fake runtime (no AWS, no HTTP, no sleeping)."""
+"""submit.submit_job / poll_job and helpers against a fake runtime (no AWS, no HTTP, no sleeping)."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
-from videohook import submission, wait_policy, workflow_steps
-from videohook.config import Settings
-from videohook.errors import ApiError
-from videohook.job_store import JobAlreadyTerminal, JobNotFound
+from handlers.rest_api.errors import answer_domain_error, headers_of, status_of
+from tests.fakes import ALL_KEYS, STATE_MACHINE_ARN, FakeRuntime
+from videohook import job_ids, submit, wait_policy, workflow_steps
+from videohook.config import MIN_JOB_DEADLINE_SECONDS, Settings
+from videohook.errors import DomainError, ProviderRefused, ProviderUnavailable
 from videohook.models import (
+    MAX_IMAGE_BYTES,
+    MAX_METADATA_BYTES,
     CreateVideoRequest,
     Job,
     JobError,
@@ -36,174 +38,13 @@ from videohook.providers.base import (
     ProviderTransient,
     ProviderUnsupported,
 )
-from videohook.runtime import ProviderNotConfigured
+from videohook.submit_checks import prepare
 
-STATE_MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:videohook-test"
 PNG_DATA_URI = (
     "data:image/png;base64,"
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 )
 PUBLIC_WEBHOOK = "https://93.184.215.14/hooks/videohook"  # a public IP literal: no DNS lookup
-ALL_KEYS = {p: f"key-{p.value}" for p in ProviderName}
-
-
-# ---- fakes -----------------------------------------------------------------------
-
-
-class FakeStore:
-    """In-memory JobStore with the same terminal-state condition on update."""
-
-    def __init__(self, log: list[tuple[str, Any]]) -> None:
-        self.log = log
-        self.jobs: dict[str, Job] = {}
-        self.claims: dict[str, str] = {}
-        self.before_update: Callable[[Job], None] | None = None
-
-    def create(self, job: Job) -> None:
-        self.log.append(("store.create", job.model_copy(deep=True)))
-        assert job.id not in self.jobs
-        self.jobs[job.id] = job.model_copy(deep=True)
-
-    def get(self, job_id: str) -> Job:
-        if job_id not in self.jobs:
-            raise JobNotFound(job_id)
-        return self.jobs[job_id].model_copy(deep=True)
-
-    def get_for_tenant(self, job_id: str, tenant_id: str) -> Job:
-        job = self.get(job_id)
-        if job.tenant_id != tenant_id:
-            raise JobNotFound(job_id)
-        return job
-
-    def update(self, job: Job, *, allow_after_terminal: bool = False) -> None:
-        self.log.append(("store.update", job.model_copy(deep=True)))
-        if self.before_update is not None:
-            self.before_update(job)
-        stored = self.jobs.get(job.id)
-        if stored is None or (stored.status.is_terminal and not allow_after_terminal):
-            raise JobAlreadyTerminal(job.id)
-        self.jobs[job.id] = job.model_copy(deep=True)
-
-    def delete(self, job_id: str) -> None:
-        self.log.append(("store.delete", job_id))
-        self.jobs.pop(job_id, None)
-
-    def claim(self, claim_id: str, job_id: str, *, now: datetime, expires_at: datetime) -> str:
-        self.log.append(("store.claim", claim_id))
-        return self.claims.setdefault(claim_id, job_id)
-
-    def end_submission(self, job_id: str) -> None:
-        self.log.append(("store.end_submission", job_id))
-        self.jobs[job_id].submission = None
-
-    def unfinished_submissions(self, *, started_before: datetime, limit: int = 100) -> list[Job]:
-        return [
-            job.model_copy(deep=True)
-            for job in self.jobs.values()
-            if job.submission is not None and job.created_at < started_before
-        ]
-
-
-class FakeAdapter:
-    """Each call takes the next scripted outcome: a value to return or an exception to raise."""
-
-    def __init__(self, log: list[tuple[str, Any]]) -> None:
-        self.log = log
-        self.submit_outcomes: list[Any] = []
-        self.poll_outcomes: list[Any] = []
-
-    def _next(self, outcomes: list[Any], default: Any) -> Any:
-        outcome = outcomes.pop(0) if outcomes else default
-        if isinstance(outcome, BaseException):
-            raise outcome
-        return outcome
-
-    def submit(self, request: GenerationRequest) -> str:
-        self.log.append(("adapter.submit", request))
-        return self._next(self.submit_outcomes, "req-123")
-
-    def poll(self, request_id: str) -> ProviderJobState:
-        self.log.append(("adapter.poll", request_id))
-        return self._next(self.poll_outcomes, ProviderJobState(status=JobStatus.RUNNING))
-
-
-class ExecutionAlreadyExists(Exception):
-    pass
-
-
-class FakeSfn:
-    """Step Functions' StartExecution: one execution per name; `crash` raises before the next start."""
-
-    exceptions = SimpleNamespace(ExecutionAlreadyExists=ExecutionAlreadyExists)
-
-    def __init__(self, log: list[tuple[str, Any]]) -> None:
-        self.log = log
-        self.names: set[str] = set()
-        self.crash: BaseException | None = None
-
-    def start_execution(self, **kwargs: Any) -> dict[str, str]:
-        if self.crash is not None:
-            crash, self.crash = self.crash, None
-            raise crash
-        self.log.append(("sfn.start_execution", kwargs))
-        if kwargs["name"] in self.names:
-            raise ExecutionAlreadyExists(kwargs["name"])
-        self.names.add(kwargs["name"])
-        return {"executionArn": f"{STATE_MACHINE_ARN}:{kwargs['name']}"}
-
-
-class FakeHistory:
-    """The completion-time history (videohook.job_history): none yet; records are logged."""
-
-    def __init__(self, log: list[tuple[str, Any]]) -> None:
-        self.log = log
-
-    def stats(self, kind: str) -> None:
-        return None
-
-    def record(self, kind: str, seconds: float) -> None:
-        self.log.append(("history.record", (kind, seconds)))
-
-
-class FakeRuntime:
-    def __init__(self, settings: Settings | None = None, keys: dict[ProviderName, str] | None = None) -> None:
-        self.settings = settings or Settings(state_machine_arn=STATE_MACHINE_ARN)
-        self.keys = dict(ALL_KEYS if keys is None else keys)
-        self.log: list[tuple[str, Any]] = []
-        self.store = FakeStore(self.log)
-        self.sfn = FakeSfn(self.log)
-        self.history = FakeHistory(self.log)
-        self._adapter = FakeAdapter(self.log)
-        # Where submit announces video.queued (SNS and EventBridge).
-        self.sns = SimpleNamespace(publish=lambda **kwargs: self.log.append(("sns.publish", kwargs)))
-        self.events = SimpleNamespace(
-            put_events=lambda **kwargs: self.log.append(("events.put_events", kwargs))
-        )
-
-    def video_key(self, tenant_id: str, job_id: str) -> str:
-        return f"videos/{tenant_id}/{job_id}.mp4"
-
-    def incoming_video_key(self, tenant_id: str, job_id: str) -> str:
-        return f"incoming/{tenant_id}/{job_id}.mp4"
-
-    def presigned_video_upload_url(self, key: str, *, expires_in: int) -> str:
-        return f"https://videos.s3.invalid/{key}?X-Amz-Expires={expires_in}"
-
-    def provider_key(self, provider: ProviderName) -> str:
-        if not self.keys.get(provider):
-            raise ProviderNotConfigured(provider)
-        return self.keys[provider]
-
-    def adapter(self, provider: ProviderName) -> FakeAdapter:
-        self.log.append(("runtime.adapter", provider))
-        self.provider_key(provider)
-        return self._adapter
-
-    def names(self) -> list[str]:
-        return [name for name, _ in self.log]
-
-    def calls(self, name: str) -> list[Any]:
-        return [value for logged, value in self.log if logged == name]
 
 
 @pytest.fixture
@@ -214,7 +55,7 @@ def runtime() -> FakeRuntime:
 @pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     delays: list[float] = []
-    monkeypatch.setattr(submission.time, "sleep", delays.append)
+    monkeypatch.setattr(submit.time, "sleep", delays.append)
     return delays
 
 
@@ -222,59 +63,11 @@ def request(**values: Any) -> CreateVideoRequest:
     return CreateVideoRequest(**{"prompt": "a red fox running through snow", **values})
 
 
-# ---- submit: rejections ------------------------------------------------------------
+# ---- submit: rejections that need runtime state -------------------------------------
+# (The request rules of the models are tested through the handler: tests/unit/test_api_handler.py.)
 
-# A data URI whose payload decodes to one 3-byte group more than MAX_IMAGE_BYTES.
-TOO_LARGE_DATA_URI = "data:image/png;base64," + "A" * ((submission.MAX_IMAGE_BYTES // 3 + 1) * 4)
-
-REJECTIONS: list[tuple[str, dict[str, Any], int, str, str]] = [
-    ("blank prompt", {"prompt": "   \n\t"}, 400, "invalid_prompt", "prompt"),
-    ("unknown model", {"model": "grok-2-video"}, 400, "unknown_model", "model"),
-    (
-        "1080p explicit model",
-        {"model": "grok-imagine-video", "resolution": "1080p"},
-        400,
-        "unsupported_resolution",
-        "resolution",
-    ),
+RUNTIME_REJECTIONS: list[tuple[str, dict[str, Any], int, str, str]] = [
     ("1080p default model", {"resolution": "1080p"}, 400, "unsupported_resolution", "resolution"),
-    (
-        "data uri gif",
-        {"image": {"url": "data:image/gif;base64,R0lGODlhAQABAAAAACw="}},
-        400,
-        "invalid_image",
-        "image.url",
-    ),
-    (
-        "data uri not base64 alphabet",
-        {"image": {"url": "data:image/png;base64,not*base64!"}},
-        400,
-        "invalid_image",
-        "image.url",
-    ),
-    (
-        "data uri bad padding",
-        {"image": {"url": "data:image/png;base64,abcde"}},
-        400,
-        "invalid_image",
-        "image.url",
-    ),
-    ("data uri empty", {"image": {"url": "data:image/png;base64,===="}}, 400, "invalid_image", "image.url"),
-    ("data uri too large", {"image": {"url": TOO_LARGE_DATA_URI}}, 413, "image_too_large", "image.url"),
-    ("http image", {"image": {"url": "http://example.com/first.png"}}, 400, "invalid_image", "image.url"),
-    ("bare https", {"image": {"url": "https://"}}, 400, "invalid_image", "image.url"),
-    ("ftp image", {"image": {"url": "ftp://example.com/first.png"}}, 400, "invalid_image", "image.url"),
-    (
-        "image and reference images",
-        {
-            "provider": "aimlapi",
-            "image": {"url": "https://example.com/a.png"},
-            "reference_images": ["https://example.com/b.png"],
-        },
-        400,
-        "conflicting_inputs",
-        "reference_images",
-    ),
     (
         "reference images on default (sandbox speaking xai)",
         {"reference_images": ["https://example.com/b.png"]},
@@ -296,17 +89,6 @@ REJECTIONS: list[tuple[str, dict[str, Any], int, str, str]] = [
         "unsupported_by_provider",
         "reference_images",
     ),
-    (
-        "http reference image",
-        {
-            "provider": "aimlapi",
-            "reference_images": ["https://example.com/a.png", "http://example.com/b.png"],
-        },
-        400,
-        "invalid_image",
-        "reference_images.1",
-    ),
-    ("metadata too large", {"metadata": {"blob": "x" * 4096}}, 400, "metadata_too_large", "metadata"),
     (
         "webhook to private ip",
         {"webhook_url": "https://10.0.0.7/hook"},
@@ -347,17 +129,22 @@ REJECTIONS: list[tuple[str, dict[str, Any], int, str, str]] = [
 
 @pytest.mark.parametrize(
     ("values", "status", "code", "field"),
-    [pytest.param(values, status, code, field, id=name) for name, values, status, code, field in REJECTIONS],
+    [
+        pytest.param(values, status, code, field, id=name)
+        for name, values, status, code, field in RUNTIME_REJECTIONS
+    ],
 )
 def test_submit_rejections(
     runtime: FakeRuntime, values: dict[str, Any], status: int, code: str, field: str
 ) -> None:
-    with pytest.raises(ApiError) as caught:
-        submission.submit_job(runtime, request(**values), tenant_id="key_t")
+    with pytest.raises(DomainError) as caught:
+        submit.submit_job(runtime, request(**values), tenant_id="key_t")
     error = caught.value
-    assert (error.status, error.code, error.field) == (status, code, field)
+    assert (status_of(error), error.code, error.field) == (status, code, field)
     assert error.message
-    assert error.body() == {"error": {"code": code, "message": error.message, "field": field}}
+    assert answer_domain_error(error).body == {
+        "error": {"code": code, "message": error.message, "field": field}
+    }
     assert runtime.log == [], "nothing may be stored, submitted or started for a rejected request"
     assert runtime.store.jobs == {}
 
@@ -371,9 +158,9 @@ def test_unconfigured_provider_key(provider: ProviderName | None, status: int) -
     missing = provider or ProviderName.SANDBOX
     runtime = FakeRuntime(keys={p: k for p, k in ALL_KEYS.items() if p is not missing})
     values = {"provider": provider.value} if provider else {}
-    with pytest.raises(ApiError) as caught:
-        submission.submit_job(runtime, request(**values), tenant_id="key_t")
-    assert (caught.value.status, caught.value.code, caught.value.field) == (
+    with pytest.raises(DomainError) as caught:
+        submit.submit_job(runtime, request(**values), tenant_id="key_t")
+    assert (status_of(caught.value), caught.value.code, caught.value.field) == (
         status,
         "provider_not_configured",
         "provider",
@@ -384,23 +171,23 @@ def test_unconfigured_provider_key(provider: ProviderName | None, status: int) -
 
 def test_metadata_limit_boundary(runtime: FakeRuntime) -> None:
     overhead = len(json.dumps({"blob": ""}))
-    at_limit = {"blob": "x" * (submission.MAX_METADATA_BYTES - overhead)}
-    assert len(json.dumps(at_limit)) == submission.MAX_METADATA_BYTES
-    submission.submit_job(runtime, request(metadata=at_limit), tenant_id="key_t")
-    over = {"blob": "x" * (submission.MAX_METADATA_BYTES - overhead + 1)}
-    with pytest.raises(ApiError) as caught:
-        submission.submit_job(FakeRuntime(), request(metadata=over), tenant_id="key_t")
-    assert caught.value.code == "metadata_too_large"
+    at_limit = {"blob": "x" * (MAX_METADATA_BYTES - overhead)}
+    assert len(json.dumps(at_limit)) == MAX_METADATA_BYTES
+    submit.submit_job(runtime, request(metadata=at_limit), tenant_id="key_t")
+    over = {"blob": "x" * (MAX_METADATA_BYTES - overhead + 1)}
+    with pytest.raises(ValidationError) as caught:
+        request(metadata=over)
+    assert caught.value.errors()[0]["type"] == "metadata_too_large"
 
 
 def test_data_uri_at_the_size_limit_is_accepted(runtime: FakeRuntime) -> None:
-    uri = "data:image/png;base64," + "A" * (submission.MAX_IMAGE_BYTES // 3 * 4)
-    submission.submit_job(runtime, request(image={"url": uri}), tenant_id="key_t")
+    uri = "data:image/png;base64," + "A" * (MAX_IMAGE_BYTES // 3 * 4)
+    submit.submit_job(runtime, request(image={"url": uri}), tenant_id="key_t")
     assert len(runtime.calls("adapter.submit")) == 1
 
 
 def test_1080p_allowed_on_the_newer_model(runtime: FakeRuntime) -> None:
-    job = submission.submit_job(
+    job = submit.submit_job(
         runtime, request(model="grok-imagine-video-1.5", resolution="1080p"), tenant_id="t"
     )
     assert job.resolution == "1080p" and job.model == "grok-imagine-video-1.5"
@@ -411,7 +198,7 @@ def test_reference_images_allowed_when_the_sandbox_speaks_aimlapi() -> None:
         Settings(state_machine_arn=STATE_MACHINE_ARN, sandbox_contract=ProviderName.AIMLAPI)
     )
     refs = ["https://example.com/a.png", "https://example.com/b.png"]
-    job = submission.submit_job(runtime, request(reference_images=refs), tenant_id="key_t")
+    job = submit.submit_job(runtime, request(reference_images=refs), tenant_id="key_t")
     assert job.reference_images == refs
     (sent,) = runtime.calls("adapter.submit")
     assert sent.reference_images == tuple(refs)
@@ -422,7 +209,7 @@ def test_reference_images_allowed_when_the_sandbox_speaks_aimlapi() -> None:
 
 def test_submit_happy_path(runtime: FakeRuntime) -> None:
     before = utc_now()
-    job = submission.submit_job(
+    job = submit.submit_job(
         runtime,
         request(
             duration=5,
@@ -498,7 +285,7 @@ def test_submit_happy_path(runtime: FakeRuntime) -> None:
 
 def test_submit_uses_named_provider_and_time_scale() -> None:
     runtime = FakeRuntime(Settings(state_machine_arn=STATE_MACHINE_ARN, time_scale=0.01))
-    job = submission.submit_job(runtime, request(provider="aimlapi"), tenant_id="key_t")
+    job = submit.submit_job(runtime, request(provider="aimlapi"), tenant_id="key_t")
     assert runtime.calls("runtime.adapter") == [ProviderName.AIMLAPI]
     assert job.provider is ProviderName.AIMLAPI
     assert job.deadline_at - job.created_at == timedelta(seconds=36)
@@ -540,21 +327,21 @@ def test_submit_uses_named_provider_and_time_scale() -> None:
             id="auth",
         ),
         pytest.param(
-            [ProviderTransient("busy", status_code=429, retry_after=2.5)] * submission.SUBMIT_ATTEMPTS,
+            [ProviderTransient("busy", status_code=429, retry_after=2.5)] * submit.SUBMIT_ATTEMPTS,
             503,
             "provider_unavailable",
             None,
             {"Retry-After": "3"},
-            submission.SUBMIT_ATTEMPTS,
+            submit.SUBMIT_ATTEMPTS,
             id="transient-retry-after",
         ),
         pytest.param(
-            [ProviderTransient("down", status_code=503)] * submission.SUBMIT_ATTEMPTS,
+            [ProviderTransient("down", status_code=503)] * submit.SUBMIT_ATTEMPTS,
             503,
             "provider_unavailable",
             None,
             {},
-            submission.SUBMIT_ATTEMPTS,
+            submit.SUBMIT_ATTEMPTS,
             id="transient",
         ),
     ],
@@ -570,11 +357,11 @@ def test_submit_provider_errors(
     attempts: int,
 ) -> None:
     runtime._adapter.submit_outcomes = list(errors)
-    with pytest.raises(ApiError) as caught:
-        submission.submit_job(runtime, request(), tenant_id="key_t")
+    with pytest.raises(DomainError) as caught:
+        submit.submit_job(runtime, request(), tenant_id="key_t")
     error = caught.value
-    assert (error.status, error.code, error.field) == (status, code, field)
-    assert error.headers == headers
+    assert (status_of(error), error.code, error.field) == (status, code, field)
+    assert headers_of(error) == headers
     assert "key-" not in error.message
     assert len(runtime.calls("adapter.submit")) == attempts
     assert len(sleeps) == attempts - 1
@@ -591,7 +378,7 @@ def test_transient_submit_errors_are_retried_then_succeed(runtime: FakeRuntime, 
         ProviderTransient("reset"),
         "req-after-retries",
     ]
-    job = submission.submit_job(runtime, request(), tenant_id="key_t")
+    job = submit.submit_job(runtime, request(), tenant_id="key_t")
     assert job.provider_request_id == "req-after-retries"
     assert len(runtime.calls("adapter.submit")) == 3
     assert len(sleeps) == 2
@@ -604,15 +391,15 @@ def test_transient_submit_errors_are_retried_then_succeed(runtime: FakeRuntime, 
 def test_submit_retry_delays_are_capped_and_scaled(
     sleeps: list[float], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(submission.random, "uniform", lambda low, high: high)
+    monkeypatch.setattr(submit.random, "uniform", lambda low, high: high)
     runtime = FakeRuntime(Settings(state_machine_arn=STATE_MACHINE_ARN, time_scale=0.5))
     runtime._adapter.submit_outcomes = [
         ProviderTransient("slow down", retry_after=600)
-    ] * submission.SUBMIT_ATTEMPTS
-    with pytest.raises(ApiError) as caught:
-        submission.submit_job(runtime, request(), tenant_id="key_t")
-    assert sleeps == [pytest.approx(2.5)] * (submission.SUBMIT_ATTEMPTS - 1)  # min(600, 5) * 1.0 * 0.5
-    assert caught.value.headers == {"Retry-After": "600"}
+    ] * submit.SUBMIT_ATTEMPTS
+    with pytest.raises(ProviderUnavailable) as caught:
+        submit.submit_job(runtime, request(), tenant_id="key_t")
+    assert sleeps == [pytest.approx(2.5)] * (submit.SUBMIT_ATTEMPTS - 1)  # min(600, 5) * 1.0 * 0.5
+    assert headers_of(caught.value) == {"Retry-After": "600"}
 
 
 @pytest.mark.parametrize(
@@ -626,7 +413,7 @@ def test_a_submit_the_provider_may_have_accepted_is_not_retried_but_failed_and_a
     runtime: FakeRuntime, sleeps: list[float], error: ProviderError, code: str
 ) -> None:
     runtime._adapter.submit_outcomes = [error, "req-never"]
-    job = submission.submit_job(runtime, request(), tenant_id="key_t")
+    job = submit.submit_job(runtime, request(), tenant_id="key_t")
     assert len(runtime.calls("adapter.submit")) == 1  # never a second, possibly paid, job
     assert sleeps == []
     assert job.status is JobStatus.FAILED and job.error is not None
@@ -643,8 +430,8 @@ def test_a_submit_the_provider_may_have_accepted_is_not_retried_but_failed_and_a
 
 def start_with_key(runtime: FakeRuntime, key: str) -> Job:
     """What create_job's idempotent unit runs for `key` (the Powertools record aside)."""
-    prepared = submission._prepare(runtime, request(), tenant_id="key_t")
-    return submission._start_job(runtime, request(), prepared, tenant_id="key_t", idempotency_key=key)
+    prepared = prepare(runtime, request(), tenant_id="key_t")
+    return submit._start_job(runtime, request(), prepared, tenant_id="key_t", idempotency_key=key)
 
 
 def test_a_retry_with_the_key_after_a_crash_before_start_execution_resumes_the_same_job(
@@ -672,7 +459,7 @@ def test_a_retry_after_the_provider_refused_submits_again_under_the_same_job_id(
     runtime: FakeRuntime, sleeps: list[float]
 ) -> None:
     runtime._adapter.submit_outcomes = [ProviderRejected("no", status_code=422)]
-    with pytest.raises(ApiError):
+    with pytest.raises(ProviderRefused):
         start_with_key(runtime, "k")
     job = start_with_key(runtime, "k")
     assert job.status is JobStatus.QUEUED and job.provider_request_id == "req-123"
@@ -707,7 +494,7 @@ def test_the_reconciler_resumes_or_fails_old_unfinished_submits_and_leaves_young
     for job in (old, young, done):
         runtime.store.jobs[job.id] = job
 
-    report = submission.reconcile_submissions(runtime, now=now)
+    report = submit.reconcile_submissions(runtime, now=now)
 
     assert report.examined == 1
     assert (report.resumed, report.failed) == ((["vid_old"], []) if code is None else ([], ["vid_old"]))
@@ -721,11 +508,11 @@ def test_the_reconciler_resumes_or_fails_old_unfinished_submits_and_leaves_young
 
 
 def test_resuming_a_submit_whose_execution_already_started_is_harmless(runtime: FakeRuntime) -> None:
-    job = submission.submit_job(runtime, request(), tenant_id="key_t")
+    job = submit.submit_job(runtime, request(), tenant_id="key_t")
     stored = runtime.store.get(job.id)
     stored.submission = "in_progress"  # as if the end of the submit was never recorded
     runtime.store.jobs[job.id] = stored
-    resumed = submission.resume_submission(runtime, stored)
+    resumed = submit.resume_submission(runtime, stored)
     assert resumed.id == job.id and runtime.store.get(job.id).submission is None
     assert len(runtime.calls("sfn.start_execution")) == 2  # the second was told it exists
 
@@ -733,7 +520,7 @@ def test_resuming_a_submit_whose_execution_already_started_is_harmless(runtime: 
 def test_submit_errors_other_than_provider_errors_propagate(runtime: FakeRuntime) -> None:
     runtime._adapter.submit_outcomes = [RuntimeError("bug")]
     with pytest.raises(RuntimeError):
-        submission.submit_job(runtime, request(), tenant_id="key_t")
+        submit.submit_job(runtime, request(), tenant_id="key_t")
     assert runtime.calls("sfn.start_execution") == []
 
 
@@ -743,7 +530,7 @@ JOB_ID = re.compile(r"^vid_[0-9a-hjkmnp-tv-z]{26}$")
 
 
 def test_new_job_id_format() -> None:
-    ids = {submission.new_job_id() for _ in range(500)}
+    ids = {job_ids.new_job_id() for _ in range(500)}
     assert len(ids) == 500
     for job_id in ids:
         assert JOB_ID.match(job_id), job_id
@@ -752,17 +539,17 @@ def test_new_job_id_format() -> None:
 def test_new_job_id_is_sortable_by_creation_time() -> None:
     start = datetime(2025, 1, 1, tzinfo=UTC)
     times = [start + timedelta(milliseconds=ms) for ms in (0, 1, 2, 999, 1000, 86_400_000, 10**11)]
-    ids = [submission.new_job_id(t) for t in times]
+    ids = [job_ids.new_job_id(t) for t in times]
     assert ids == sorted(ids)
     assert len(set(ids)) == len(ids)
 
 
 def test_new_job_id_encodes_the_millisecond_timestamp() -> None:
     when = datetime(2025, 6, 30, 8, 15, 0, 250000, tzinfo=UTC)
-    body = submission.new_job_id(when).removeprefix("vid_").upper()
+    body = job_ids.new_job_id(when).removeprefix("vid_").upper()
     value = 0
     for char in body:
-        value = value * 32 + submission._CROCKFORD.index(char)
+        value = value * 32 + job_ids.CROCKFORD.index(char)
     assert value >> 80 == int(when.timestamp() * 1000)
 
 
@@ -826,7 +613,8 @@ def running_job(runtime: FakeRuntime, **overrides: Any) -> Job:
 
 
 def poll(runtime: FakeRuntime, job_id: str = "vid_poll") -> PollResult:
-    return workflow_steps.poll_job(runtime, WorkflowInput(job_id=job_id, wait_seconds=5))
+    result, _ = workflow_steps.poll_job(runtime, WorkflowInput(job_id=job_id, wait_seconds=5))
+    return result
 
 
 def test_poll_after_deadline_expires_the_job(runtime: FakeRuntime) -> None:
@@ -1004,7 +792,19 @@ def test_a_cancel_during_submit_wins_and_the_job_starts_no_execution(runtime: Fa
         runtime.store.jobs[job.id] = stored.model_copy(update={"status": JobStatus.CANCELED})
 
     runtime.store.before_update = cancel_now
-    job = submission.submit_job(runtime, request(), tenant_id="key_a")
+    job = submit.submit_job(runtime, request(), tenant_id="key_a")
     assert job.status is JobStatus.CANCELED
     assert "adapter.submit" in runtime.names()
     assert "sfn.start_execution" not in runtime.names()
+
+
+# ---- the job deadline ------------------------------------------------------------------
+
+
+def test_a_tiny_time_scale_keeps_the_job_deadline_above_its_floor() -> None:
+    # 3600 s at 0.0002 would be 0.72 s: every job would expire before its provider answers.
+    settings = Settings(state_machine_arn=STATE_MACHINE_ARN, time_scale=0.0002)
+    assert settings.job_deadline == MIN_JOB_DEADLINE_SECONDS
+    job = submit.submit_job(FakeRuntime(settings), request(), tenant_id="key_t")
+    assert job.deadline_at - job.created_at == timedelta(seconds=MIN_JOB_DEADLINE_SECONDS)
+    assert Settings(time_scale=0.01).job_deadline == 36  # above the floor: scaled as before
