@@ -25,6 +25,7 @@ from infra.config import VideohookConfig
 from infra.constructs import ARCHITECTURE, RUNTIME, STATIC_ENVIRONMENT, LambdaFactory, set_logical_id
 from infra.constructs.api import Api
 from infra.constructs.delivery import Delivery
+from infra.constructs.foundation import Foundation
 from infra.constructs.notifications import Notifications
 from infra.constructs.observability import Observability
 from infra.constructs.storage import Storage
@@ -92,25 +93,11 @@ class VideohookStack(Stack):
             },
         )
 
-        self.delivery = Delivery(
-            self, "Delivery", factory=self.factory, storage=self.storage, notifications=self.notifications
-        )
-        self.workflow = Workflow(
-            self,
-            "Workflow",
-            factory=self.factory,
-            storage=self.storage,
-            notifications=self.notifications,
-            delivery=self.delivery,
-        )
+        foundation = Foundation(factory=self.factory, storage=self.storage, notifications=self.notifications)
+        self.delivery = Delivery(self, "Delivery", foundation)
+        self.workflow = Workflow(self, "Workflow", foundation, delivery=self.delivery)
         self.api = Api(
-            self,
-            "Api",
-            factory=self.factory,
-            storage=self.storage,
-            notifications=self.notifications,
-            state_machine=self.workflow.state_machine,
-            limits=config.api_limits,
+            self, "Api", foundation, state_machine=self.workflow.state_machine, limits=config.api_limits
         )
         # Submit emits video.queued; the deliveries routes read the log and start redeliveries.
         self.delivery.grant_emit(self.api.function)

@@ -22,8 +22,6 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_stepfunctions as sfn
-from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct, IConstruct
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
@@ -62,7 +60,7 @@ def table(
     partition_key: str,
     sort_key: str | None = None,
     ttl_attribute: str,
-    removal_policy: RemovalPolicy,
+    removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
 ) -> dynamodb.Table:
     """An on-demand table with string keys, point-in-time recovery and AWS-managed encryption."""
     new_table = dynamodb.Table(
@@ -148,69 +146,3 @@ class LambdaFactory:
         )
         self.functions.append(function)
         return function
-
-
-# The Lambda service's transient errors (CDK's default retrier lacks TooManyRequests and jitter).
-LAMBDA_SERVICE_ERRORS = [
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
-    "Lambda.Unknown",
-]
-
-
-def lambda_task(
-    scope: Construct, state_name: str, function: lambda_.IFunction, *, payload: sfn.TaskInput, comment: str
-) -> tasks.LambdaInvoke:
-    """A LambdaInvoke whose output is the function's result, with our own service-error retrier."""
-    task = tasks.LambdaInvoke(
-        scope,
-        state_name,
-        lambda_function=function,
-        payload=payload,
-        output_path="$.Payload",
-        retry_on_service_exceptions=False,
-        comment=comment,
-    )
-    task.add_retry(
-        errors=LAMBDA_SERVICE_ERRORS,
-        interval=Duration.seconds(1),
-        backoff_rate=2,
-        max_attempts=6,
-        jitter_strategy=sfn.JitterType.FULL,
-    )
-    return task
-
-
-def standard_state_machine(
-    scope: Construct,
-    logical_id: str,
-    *,
-    definition: sfn.IChainable,
-    log_name: str,
-    comment: str,
-    timeout: Duration,
-) -> tuple[sfn.StateMachine, logs.LogGroup]:
-    """A Standard state machine with X-Ray tracing and execution logging (no execution data)."""
-    # /aws/vendedlogs/ keeps Step Functions log delivery from growing the account's
-    # CloudWatch Logs resource policy (AWS's recommendation for vended logs).
-    log_group = logs.LogGroup(
-        scope,
-        f"{logical_id}Logs",
-        log_group_name=f"/aws/vendedlogs/states/{Stack.of(scope).stack_name}-{log_name}",
-        retention=LOG_RETENTION,
-        removal_policy=RemovalPolicy.DESTROY,
-    )
-    state_machine = sfn.StateMachine(
-        scope,
-        logical_id,
-        comment=comment,
-        definition_body=sfn.DefinitionBody.from_chainable(definition),
-        state_machine_type=sfn.StateMachineType.STANDARD,
-        tracing_enabled=True,
-        timeout=timeout,
-        logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
-    )
-    set_logical_id(state_machine, logical_id)
-    return state_machine, log_group

@@ -24,8 +24,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.constructs import LOG_RETENTION, LambdaFactory, acknowledge, ref, set_logical_id
-from infra.constructs.notifications import Notifications
+from infra.constructs import LOG_RETENTION, acknowledge, ref, set_logical_id
+from infra.constructs.foundation import Foundation
 from infra.constructs.storage import INCOMING_KEY_PREFIX, UPLOAD_KEY_PREFIX, Storage
 
 
@@ -50,16 +50,15 @@ class Api(Construct):
         self,
         scope: Construct,
         construct_id: str,
+        foundation: Foundation,
         *,
-        factory: LambdaFactory,
-        storage: Storage,
-        notifications: Notifications,
         state_machine: sfn.StateMachine,
         limits: ApiLimits,
     ) -> None:
         super().__init__(scope, construct_id)
+        storage = foundation.storage
 
-        self.function = factory.function(
+        self.function = foundation.factory.function(
             self,
             "ApiFunction",
             handler="handlers.api.handler",
@@ -78,7 +77,7 @@ class Api(Construct):
         storage.video_bucket.grant_put(self.function, f"{UPLOAD_KEY_PREFIX}*")
         # Zero-copy: submit hands providers that can upload a presigned PUT of the job's incoming key.
         storage.video_bucket.grant_put(self.function, f"{INCOMING_KEY_PREFIX}*")
-        notifications.provider_keys_secret.grant_read(self.function)
+        foundation.notifications.provider_keys_secret.grant_read(self.function)
         state_machine.grant_start_execution(self.function)
         # Cancel stops the job's execution (the second, `<id>-canceled`, is a StartExecution).
         state_machine.grant_execution(self.function, "states:StopExecution")

@@ -12,38 +12,28 @@ The schedule (immediately, 5 s, 5 min, ... 24 h: about three days) lives in
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.constructs import (
-    LambdaFactory,
-    acknowledge,
-    lambda_task,
-    ref,
-    set_logical_id,
-    standard_state_machine,
-    table,
-)
-from infra.constructs.notifications import Notifications
+from infra.constructs import acknowledge, ref, set_logical_id, table
+from infra.constructs.foundation import Foundation
+from infra.constructs.state_machines import lambda_task, retry, standard_state_machine, wait_chosen_seconds
 from infra.constructs.storage import Storage
+
+# The Comment of the state machine (its definition).
+COMMENT = "videohook: deliver one event to the caller's webhook on the retry schedule"
 
 
 class Delivery(Construct):
     def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        factory: LambdaFactory,
-        storage: Storage,
-        notifications: Notifications,
-        event_bus_name: str = "default",
+        self, scope: Construct, construct_id: str, foundation: Foundation, *, event_bus_name: str = "default"
     ) -> None:
         super().__init__(scope, construct_id)
+        factory, storage, notifications = foundation.factory, foundation.storage, foundation.notifications
         self.notifications = notifications
         self.event_bus = events.EventBus.from_event_bus_name(self, "EventBus", event_bus_name)
 
@@ -54,7 +44,6 @@ class Delivery(Construct):
             partition_key="pk",
             sort_key="sk",
             ttl_attribute="expires_at",
-            removal_policy=RemovalPolicy.RETAIN,
         )
 
         self.dead_letter_queue = sqs.Queue(
@@ -91,22 +80,12 @@ class Delivery(Construct):
             self,
             "AttemptDelivery",
             self.function,
-            payload=sfn.TaskInput.from_json_path_at("$"),
             comment="DeliveryRequest {job_id, event_id, event, attempt} -> DeliveryStep {..., outcome}",
         )
         # A crashed attempt (a bug, not the receiver) is retried a few times before the execution fails.
-        attempt.add_retry(
-            errors=[sfn.Errors.TASKS_FAILED],
-            interval=Duration.seconds(5),
-            backoff_rate=2,
-            max_attempts=3,
-            jitter_strategy=sfn.JitterType.FULL,
-        )
-        wait = sfn.Wait(
-            self,
-            "WaitBeforeRetry",
-            comment="The retry schedule's next wait (with jitter and Retry-After)",
-            time=sfn.WaitTime.seconds_path("$.wait_seconds"),
+        retry(attempt, [sfn.Errors.TASKS_FAILED], interval=Duration.seconds(5), max_attempts=3)
+        wait = wait_chosen_seconds(
+            self, "WaitBeforeRetry", comment="The retry schedule's next wait (with jitter and Retry-After)"
         )
         outcome = sfn.Choice(self, "DeliveryOutcome")
         done = sfn.Succeed(self, "Delivered", comment="delivered, gone (410), skipped, or dead-lettered")
@@ -116,14 +95,9 @@ class Delivery(Construct):
             )
         )
 
+        timeout = Duration.days(4)  # the schedule adds up to about 3.2 days
         self.state_machine, self.log_group = standard_state_machine(
-            self,
-            "DeliveryStateMachine",
-            definition=definition,
-            log_name="Delivery",
-            comment="videohook: deliver one event to the caller's webhook on the retry schedule",
-            # The schedule adds up to about 3.2 days.
-            timeout=Duration.days(4),
+            self, "DeliveryStateMachine", definition, log_name="Delivery", comment=COMMENT, timeout=timeout
         )
         self._acknowledge(storage)
 

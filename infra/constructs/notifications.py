@@ -15,6 +15,27 @@ PROVIDER_KEY_NAMES = ("cometapi", "xai", "aimlapi")
 SNS_MANAGED_KEY_ALIAS = "alias/aws/sns"
 
 
+def _operator_rotated_secret(
+    scope: Construct,
+    logical_id: str,
+    description: str,
+    generator: secretsmanager.SecretStringGenerator,
+    *,
+    rotation: str,
+) -> secretsmanager.Secret:
+    """A retained secret that the operator rotates; `rotation` says why no Lambda does (cdk-nag SMG4)."""
+    secret = secretsmanager.Secret(
+        scope,
+        logical_id,
+        description=description,
+        generate_secret_string=generator,
+        removal_policy=RemovalPolicy.RETAIN,
+    )
+    set_logical_id(secret, logical_id)
+    acknowledge(secret, "AwsSolutions-SMG4", rotation)
+    return secret
+
+
 class Notifications(Construct):
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
@@ -38,22 +59,14 @@ class Notifications(Construct):
         # bytes, ~190 bits); punctuation such as `+`/`/` would also be base64, but
         # `"`, `%` or `\` would not, hence exclude_punctuation. Rotating it means
         # telling every receiver the new value, so it is rotated by the operator.
-        self.webhook_secret = secretsmanager.Secret(
+        self.webhook_secret = _operator_rotated_secret(
             self,
             "WebhookSecret",
-            description="videohook: Standard Webhooks signing secret (base64, optionally prefixed whsec_)",
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                password_length=32,
-                exclude_punctuation=True,
-                include_space=False,
+            "videohook: Standard Webhooks signing secret (base64, optionally prefixed whsec_)",
+            secretsmanager.SecretStringGenerator(
+                password_length=32, exclude_punctuation=True, include_space=False
             ),
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        set_logical_id(self.webhook_secret, "WebhookSecret")
-        acknowledge(
-            self.webhook_secret,
-            "AwsSolutions-SMG4",
-            "The webhook signing secret is shared with every webhook receiver; rotating it "
+            rotation="The webhook signing secret is shared with every webhook receiver; rotating it "
             "is a coordinated operator action (receivers must accept old and new), not a Lambda rotation.",
         )
 
@@ -62,22 +75,16 @@ class Notifications(Construct):
         #     --secret-string '{"cometapi":"...","xai":"...","aimlapi":"..."}'
         # The template only creates the JSON skeleton (the generated `_placeholder`
         # key is there because Secrets Manager needs one key to generate; it is ignored).
-        self.provider_keys_secret = secretsmanager.Secret(
+        self.provider_keys_secret = _operator_rotated_secret(
             self,
             "ProviderKeysSecret",
-            description='videohook: provider API keys {"cometapi": key, "xai": key, "aimlapi": key}',
-            generate_secret_string=secretsmanager.SecretStringGenerator(
+            'videohook: provider API keys {"cometapi": key, "xai": key, "aimlapi": key}',
+            secretsmanager.SecretStringGenerator(
                 secret_string_template=json.dumps({name: "" for name in PROVIDER_KEY_NAMES}),
                 generate_string_key="_placeholder",
                 password_length=16,
                 exclude_punctuation=True,
             ),
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        set_logical_id(self.provider_keys_secret, "ProviderKeysSecret")
-        acknowledge(
-            self.provider_keys_secret,
-            "AwsSolutions-SMG4",
-            "Holds API keys issued by third-party providers (CometAPI, xAI, AI/ML API); they can only be "
-            "rotated in those providers' consoles, so the operator updates the secret value.",
+            rotation="Holds API keys issued by third-party providers (CometAPI, xAI, AI/ML API); they can "
+            "only be rotated in those providers' consoles, so the operator updates the secret value.",
         )

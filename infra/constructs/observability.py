@@ -12,29 +12,25 @@ topic when they fire and when they recover:
 
 The application metrics are the ones videohook.telemetry writes in EMF (namespace
 `videohook`, dimension `service`); the rest are AWS's own (Lambda, Step Functions, SQS,
-API Gateway). The ops topic is encrypted with its own KMS key: CloudWatch cannot
-publish to a topic under the AWS managed SNS key.
+API Gateway). The ops topic and its KMS key: infra/constructs/ops_topic.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
-from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.config import AlarmsConfig
 from infra.constructs import set_logical_id
+from infra.constructs.ops_topic import ops_topic
 
 NAMESPACE = "videohook"  # videohook.telemetry.NAMESPACE
 SERVICE = "videohook"  # videohook.telemetry.SERVICE
@@ -108,96 +104,42 @@ class Observability(Construct):
         self._prefix = stack.stack_name
         self.alarms: list[cw.Alarm] = []
 
-        # ---- the ops topic ---------------------------------------------------------
-        self.topic_key = kms.Key(
-            self,
-            "OpsTopicKey",
-            description=f"{self._prefix}: encrypts the ops topic (alarm notifications)",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.DESTROY,
-            pending_window=Duration.days(7),
-        )
-        set_logical_id(self.topic_key, "OpsTopicKey")
-        # CloudWatch encrypts the alarm notification it publishes: it must use the key.
-        self.topic_key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchAlarmsToPublish",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],
-            )
-        )
-        self.topic = sns.Topic(
-            self,
-            "OpsTopic",
-            display_name=f"{self._prefix} alarms",
-            master_key=self.topic_key,
-            enforce_ssl=True,
-        )
-        set_logical_id(self.topic, "OpsTopic")
-        # The topic policy replaces SNS's default one: let this account's alarms, and only them, publish.
-        self.topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowThisAccountsAlarms",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["sns:Publish"],
-                resources=[self.topic.topic_arn],
-                conditions={
-                    "ArnLike": {
-                        "aws:SourceArn": stack.format_arn(
-                            service="cloudwatch",
-                            resource="alarm",
-                            resource_name="*",
-                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    },
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                },
-            )
-        )
-        for address in settings.email:
-            self.topic.add_subscription(subscriptions.EmailSubscription(address))
+        self.topic_key, self.topic = ops_topic(self, self._prefix, settings.email)
         self._action = cw_actions.SnsAction(self.topic)
 
         # ---- application alarms (EMF metrics) ----------------------------------------
+        finished = "FILL(succeeded, 0) + FILL(failed, 0)"
         self.failed_job_rate = _math(
-            f"IF(FILL(succeeded, 0) + FILL(failed, 0) >= {settings.failed_job_rate_min_jobs}, "
-            "100 * FILL(failed, 0) / (FILL(succeeded, 0) + FILL(failed, 0)), 0)",
+            f"IF({finished} >= {settings.failed_job_rate_min_jobs}, 100 * FILL(failed, 0) / ({finished}), 0)",
             "failed-job rate (%)",
             succeeded=app_metric(JOBS_SUCCEEDED),
             failed=app_metric(JOBS_FAILED),
         )
-        self._alarm(
+        self._rate_alarm(
             "FailedJobRate",
             self.failed_job_rate,
-            threshold=settings.failed_job_rate_percent,
-            evaluation_periods=3,
+            settings.failed_job_rate_percent,
+            f"finished jobs failed or expired in 2 of the last 3 five-minute periods (with at least "
+            f"{settings.failed_job_rate_min_jobs} finished jobs in a period).",
             datapoints_to_alarm=2,
-            description=(
-                f"More than {settings.failed_job_rate_percent:g}% of finished jobs failed or expired in 2 of "
-                f"the last 3 five-minute periods (with at least {settings.failed_job_rate_min_jobs} "
-                "finished jobs in a period)."
-            ),
             anchor="failedjobrate",
         )
 
+        requests, errors = app_metric(PROVIDER_REQUESTS), app_metric(PROVIDER_ERRORS)
+        minimum = settings.provider_error_rate_min_requests
         self.provider_error_rate = _math(
-            f"IF(FILL(requests, 0) >= {settings.provider_error_rate_min_requests}, "
-            "100 * FILL(errors, 0) / FILL(requests, 0), 0)",
+            f"IF(FILL(requests, 0) >= {minimum}, 100 * FILL(errors, 0) / FILL(requests, 0), 0)",
             "provider error rate (%)",
-            requests=app_metric(PROVIDER_REQUESTS),
-            errors=app_metric(PROVIDER_ERRORS),
+            requests=requests,
+            errors=errors,
         )
-        self._alarm(
+        percent = settings.provider_error_rate_percent
+        self._rate_alarm(
             "ProviderErrorRate",
             self.provider_error_rate,
-            threshold=settings.provider_error_rate_percent,
-            evaluation_periods=3,
+            percent,
+            "provider calls failed (429, 5xx, timeouts, unreadable answers, rejected key) for 15 minutes.",
             datapoints_to_alarm=3,
-            description=(
-                f"More than {settings.provider_error_rate_percent:g}% of provider calls failed (429, 5xx, "
-                "timeouts, unreadable answers, rejected key) for 15 minutes."
-            ),
             anchor="providererrorrate",
         )
 
@@ -286,6 +228,20 @@ class Observability(Construct):
         self.alarms.append(alarm)
         return alarm
 
+    def _rate_alarm(
+        self, name: str, rate: cw.IMetric, percent: float, what: str, *, datapoints_to_alarm: int, anchor: str
+    ) -> None:
+        """Fires when the rate exceeds `percent` in `datapoints_to_alarm` of the last 3 periods."""
+        self._alarm(
+            name,
+            rate,
+            threshold=percent,
+            evaluation_periods=3,
+            datapoints_to_alarm=datapoints_to_alarm,
+            description=f"More than {percent:g}% of {what}",
+            anchor=anchor,
+        )
+
     def _dashboard(
         self, state_machines: Mapping[str, sfn.IStateMachine], rest_api: apigw.RestApi | None
     ) -> cw.Dashboard:
@@ -313,46 +269,41 @@ class Observability(Construct):
             )
         )
         dashboard.add_widgets(cw.AlarmStatusWidget(alarms=self.alarms, title="Alarms", width=24, height=4))
+
+        def counts(title: str, labels: Mapping[str, str]) -> cw.GraphWidget:
+            """Sums of videohook's metrics (name -> label)."""
+            return graph(title, [app_metric(name, label=label) for name, label in labels.items()])
+
+        def statistics(title: str, name: str, *stats: str) -> cw.GraphWidget:
+            return graph(title, [app_metric(name, stat, label=stat) for stat in stats])
+
+        def rate(title: str, metric: cw.IMetric, alarm_percent: float) -> cw.GraphWidget:
+            return graph(title, [metric], left_annotations=[cw.HorizontalAnnotation(value=alarm_percent)])
+
+        settings = self.settings
         dashboard.add_widgets(
-            graph(
+            counts(
                 "Jobs",
-                [
-                    app_metric(JOBS_SUBMITTED, label="submitted"),
-                    app_metric(JOBS_SUCCEEDED, label="succeeded"),
-                    app_metric(JOBS_FAILED, label="failed or expired"),
-                    app_metric(JOBS_CANCELED, label="canceled"),
-                ],
+                {
+                    JOBS_SUBMITTED: "submitted",
+                    JOBS_SUCCEEDED: "succeeded",
+                    JOBS_FAILED: "failed or expired",
+                    JOBS_CANCELED: "canceled",
+                },
             ),
-            graph(
-                "Failed-job rate (%)",
-                [self.failed_job_rate],
-                left_annotations=[cw.HorizontalAnnotation(value=self.settings.failed_job_rate_percent)],
-            ),
+            rate("Failed-job rate (%)", self.failed_job_rate, settings.failed_job_rate_percent),
             graph("Failed jobs by error code", [_search(JOBS_FAILED, "error_code")]),
         )
         dashboard.add_widgets(
-            graph(
-                "Queue-to-done time (s)",
-                [app_metric(QUEUE_TO_DONE, stat, label=stat) for stat in ("p50", "p90", "p99")],
-            ),
-            graph(
-                "Polls per job",
-                [app_metric(POLLS_PER_JOB, stat, label=stat) for stat in ("Average", "p90", "Maximum")],
-            ),
-            graph(
-                "Detection lag (s): video ready -> poll saw it",
-                [app_metric(DETECTION_LAG, stat, label=stat) for stat in ("p50", "p90", "Maximum")],
+            statistics("Queue-to-done time (s)", QUEUE_TO_DONE, "p50", "p90", "p99"),
+            statistics("Polls per job", POLLS_PER_JOB, "Average", "p90", "Maximum"),
+            statistics(
+                "Detection lag (s): video ready -> poll saw it", DETECTION_LAG, "p50", "p90", "Maximum"
             ),
         )
         dashboard.add_widgets(
-            graph(
-                "Copy throughput (bytes/s)",
-                [app_metric(COPY_THROUGHPUT, stat, label=stat) for stat in ("Average", "p10", "Minimum")],
-            ),
-            graph(
-                "Copy time (s)",
-                [app_metric(COPY_SECONDS, stat, label=stat) for stat in ("p50", "p90", "Maximum")],
-            ),
+            statistics("Copy throughput (bytes/s)", COPY_THROUGHPUT, "Average", "p10", "Minimum"),
+            statistics("Copy time (s)", COPY_SECONDS, "p50", "p90", "Maximum"),
             graph(
                 "Copied bytes",
                 [
@@ -362,28 +313,18 @@ class Observability(Construct):
             ),
         )
         dashboard.add_widgets(
-            graph(
-                "Provider calls",
-                [
-                    app_metric(PROVIDER_REQUESTS, label="requests"),
-                    app_metric(PROVIDER_ERRORS, label="errors"),
-                ],
-            ),
-            graph(
-                "Provider error rate (%)",
-                [self.provider_error_rate],
-                left_annotations=[cw.HorizontalAnnotation(value=self.settings.provider_error_rate_percent)],
-            ),
+            counts("Provider calls", {PROVIDER_REQUESTS: "requests", PROVIDER_ERRORS: "errors"}),
+            rate("Provider error rate (%)", self.provider_error_rate, settings.provider_error_rate_percent),
             graph("Provider errors by provider", [_search(PROVIDER_ERRORS, "provider")]),
         )
         delivery: list[cw.IWidget] = [
-            graph(
+            counts(
                 "Webhook attempts",
-                [
-                    app_metric(WEBHOOK_ATTEMPTS, label="attempts"),
-                    app_metric(WEBHOOK_FAILURES, label="failures"),
-                    app_metric(WEBHOOK_DEAD_LETTERED, label="dead-lettered"),
-                ],
+                {
+                    WEBHOOK_ATTEMPTS: "attempts",
+                    WEBHOOK_FAILURES: "failures",
+                    WEBHOOK_DEAD_LETTERED: "dead-lettered",
+                },
             )
         ]
         if self.dead_letter_queue is not None:

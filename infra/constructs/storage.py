@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
@@ -18,6 +20,26 @@ INCOMING_RETENTION_DAYS = 1
 UPLOAD_RETENTION_DAYS = 1
 
 
+def _private_bucket(
+    scope: Construct, logical_id: str, lifecycle_rules: list[s3.LifecycleRule], **options: Any
+) -> s3.Bucket:
+    """A retained, unversioned bucket: no public access, SSE-S3, TLS only, ACLs disabled."""
+    bucket = s3.Bucket(
+        scope,
+        logical_id,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        enforce_ssl=True,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        versioned=False,
+        lifecycle_rules=lifecycle_rules,
+        removal_policy=RemovalPolicy.RETAIN,
+        **options,
+    )
+    set_logical_id(bucket, logical_id)
+    return bucket
+
+
 class Storage(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, video_retention_days: int) -> None:
         super().__init__(scope, construct_id)
@@ -29,7 +51,6 @@ class Storage(Construct):
             "JobsTable",
             partition_key="id",
             ttl_attribute="expires_at",
-            removal_policy=RemovalPolicy.RETAIN,
         )
         self.jobs_table.add_global_secondary_index(
             index_name="by_tenant",
@@ -57,20 +78,11 @@ class Storage(Construct):
 
         # Server access logs of the video bucket (cdk-nag S1). S3 log delivery
         # only supports SSE-S3 on the target bucket.
-        self.access_logs_bucket = s3.Bucket(
+        self.access_logs_bucket = _private_bucket(
             self,
             "AccessLogsBucket",
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            versioned=False,
-            lifecycle_rules=[
-                s3.LifecycleRule(id="expire-access-logs", expiration=Duration.days(90)),
-            ],
-            removal_policy=RemovalPolicy.RETAIN,
+            [s3.LifecycleRule(id="expire-access-logs", expiration=Duration.days(90))],
         )
-        set_logical_id(self.access_logs_bucket, "AccessLogsBucket")
         acknowledge(
             self.access_logs_bucket,
             "AwsSolutions-S1",
@@ -78,17 +90,10 @@ class Storage(Construct):
             "would loop and a third bucket adds no audit value.",
         )
 
-        self.video_bucket = s3.Bucket(
+        self.video_bucket = _private_bucket(
             self,
             "VideoBucket",
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            versioned=False,
-            server_access_logs_bucket=self.access_logs_bucket,
-            server_access_logs_prefix="video-bucket/",
-            lifecycle_rules=[
+            [
                 s3.LifecycleRule(
                     id="abort-incomplete-multipart-uploads",
                     abort_incomplete_multipart_upload_after=Duration.days(1),
@@ -112,6 +117,6 @@ class Storage(Construct):
                     expiration=Duration.days(UPLOAD_RETENTION_DAYS),
                 ),
             ],
-            removal_policy=RemovalPolicy.RETAIN,
+            server_access_logs_bucket=self.access_logs_bucket,
+            server_access_logs_prefix="video-bucket/",
         )
-        set_logical_id(self.video_bucket, "VideoBucket")

@@ -16,101 +16,92 @@ definition also runs locally on moto's Step Functions interpreter.
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.constructs import (
-    LambdaFactory,
-    acknowledge,
-    lambda_task,
-    ref,
-    set_logical_id,
-    standard_state_machine,
-)
+from infra.constructs import acknowledge, ref, set_logical_id
 from infra.constructs.delivery import Delivery
-from infra.constructs.notifications import Notifications
+from infra.constructs.foundation import Foundation
+from infra.constructs.state_machines import lambda_task, retry, standard_state_machine, wait_chosen_seconds
 from infra.constructs.storage import INCOMING_KEY_PREFIX, Storage
 
 # The copy errors that handlers.finalize_video raises only when a new attempt may succeed
-# (videohook.s3_copier's errors with retryable=True); any other copy error fails the job.
+# (videohook.copy_errors' errors with retryable=True); any other copy error fails the job.
 RETRYABLE_COPY_ERRORS = ["VideoDownloadIncomplete", "VideoDownloadFailed", "VideoUploadFailed"]
 # How Step Functions names the error of a Lambda whose runtime died (Lambda's errorType).
 RUNTIME_DEATHS = ["Runtime.ExitError", "Runtime.OutOfMemory", "Sandbox.Timedout"]
 # How often ReconcileSubmissions runs; it acts on submits older than Settings.submission_grace_seconds.
 RECONCILE_EVERY_MINUTES = 5
+# The Comment of the state machine (its definition).
+COMMENT = "videohook: wait for the provider, store the video, publish the event"
 
 
 class Workflow(Construct):
     def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        factory: LambdaFactory,
-        storage: Storage,
-        notifications: Notifications,
-        delivery: Delivery,
+        self, scope: Construct, construct_id: str, foundation: Foundation, *, delivery: Delivery
     ) -> None:
         super().__init__(scope, construct_id)
+        factory, storage, notifications = foundation.factory, foundation.storage, foundation.notifications
         table = storage.jobs_table
         bucket = storage.video_bucket
 
-        self.poll_function = factory.function(
-            self,
+        def function(construct_id: str, handler: str, description: str, **options: Any) -> lambda_.Function:
+            """One of the workflow's functions: each reads and writes the jobs table."""
+            created = factory.function(
+                self, construct_id, handler=handler, description=description, **options
+            )
+            table.grant_read_write_data(created)
+            return created
+
+        self.poll_function = function(
             "PollProviderFunction",
-            handler="handlers.poll_provider.handler",
-            description="videohook state PollProvider: ask the provider for the job's state",
+            "handlers.poll_provider.handler",
+            "videohook state PollProvider: ask the provider for the job's state",
         )
-        table.grant_read_write_data(self.poll_function)
         notifications.provider_keys_secret.grant_read(self.poll_function)
         delivery.grant_emit(self.poll_function)  # video.running
 
-        self.finalize_function = factory.function(
-            self,
+        self.finalize_function = function(
             "FinalizeVideoFunction",
-            handler="handlers.finalize_video.handler",
-            description="videohook state FinalizeVideo: stream the provider's video into S3",
+            "handlers.finalize_video.handler",
+            "videohook state FinalizeVideo: stream the provider's video into S3",
             memory_size=1024,
             timeout=Duration.minutes(15),
         )
-        table.grant_read_write_data(self.finalize_function)
         bucket.grant_put(self.finalize_function)
         bucket.grant_read(self.finalize_function)
         # A provider's upload is moved from incoming/ to videos/: the move deletes its source.
         bucket.grant_delete(self.finalize_function, f"{INCOMING_KEY_PREFIX}*")
         notifications.provider_keys_secret.grant_read(self.finalize_function)
 
-        self.fail_function = factory.function(
-            self,
+        self.fail_function = function(
             "FailJobFunction",
-            handler="handlers.fail_job.handler",
-            description="videohook state RecordFailure: record a step's uncaught error on the job",
+            "handlers.fail_job.handler",
+            "videohook state RecordFailure: record a step's uncaught error on the job",
         )
-        table.grant_read_write_data(self.fail_function)
 
-        self.publish_function = factory.function(
-            self,
+        self.publish_function = function(
             "PublishEventFunction",
-            handler="handlers.publish_event.handler",
-            description="videohook state PublishEvent: publish the job's event to SNS",
+            "handlers.publish_event.handler",
+            "videohook state PublishEvent: publish the job's event to SNS",
         )
-        table.grant_read_write_data(self.publish_function)
         # The event carries a presigned download URL of the video, signed by this role.
         bucket.grant_read(self.publish_function)
         delivery.grant_emit(self.publish_function)
 
         # Every few minutes: submits that died between the provider's accept and the
         # execution's start are resumed (or failed when the provider's answer was lost).
-        self.reconcile_function = factory.function(
-            self,
+        self.reconcile_function = function(
             "ReconcileSubmissionsFunction",
-            handler="handlers.reconcile_submissions.handler",
-            description="videohook: resume or fail submits that died half-way (scheduled)",
+            "handlers.reconcile_submissions.handler",
+            "videohook: resume or fail submits that died half-way (scheduled)",
         )
-        table.grant_read_write_data(self.reconcile_function)
         delivery.grant_emit(self.reconcile_function)  # video.queued of a resumed job
         self.reconcile_schedule = events.Rule(
             self,
@@ -124,27 +115,23 @@ class Workflow(Construct):
         self._acknowledge_grants(storage)
 
         # ---- states ------------------------------------------------------------
-        wait = sfn.Wait(
-            self,
-            "WaitForProvider",
-            comment="The provider's job is still queued or running",
-            time=sfn.WaitTime.seconds_path("$.wait_seconds"),
+        wait = wait_chosen_seconds(
+            self, "WaitForProvider", comment="The provider's job is still queued or running"
         )
-        poll = lambda_task(
-            self,
-            "PollProvider",
-            self.poll_function,
-            payload=sfn.TaskInput.from_json_path_at("$"),
-            comment="WorkflowInput {job_id, wait_seconds} -> PollResult {job_id, status, wait_seconds}",
+        # The steps that pass their whole input to their function: (state, function, contract).
+        poll, finalize, publish = (
+            lambda_task(self, state_name, function, comment=contract)
+            for state_name, function, contract in (
+                (
+                    "PollProvider",
+                    self.poll_function,
+                    "WorkflowInput {job_id, wait_seconds} -> PollResult {job_id, status, wait_seconds}",
+                ),
+                ("FinalizeVideo", self.finalize_function, "PollResult -> FinalizeResult {job_id, status}"),
+                ("PublishEvent", self.publish_function, "{job_id, ...} -> {job_id, event_id, event}"),
+            )
         )
         is_done = sfn.Choice(self, "IsJobDone")
-        finalize = lambda_task(
-            self,
-            "FinalizeVideo",
-            self.finalize_function,
-            payload=sfn.TaskInput.from_json_path_at("$"),
-            comment="PollResult -> FinalizeResult {job_id, status}",
-        )
         record_failure = lambda_task(
             self,
             "RecordFailure",
@@ -153,13 +140,6 @@ class Workflow(Construct):
                 {"job_id": sfn.JsonPath.string_at("$.job_id"), "error": sfn.JsonPath.object_at("$.failure")}
             ),
             comment="{job_id, error: {Error, Cause}} -> FinalizeResult",
-        )
-        publish = lambda_task(
-            self,
-            "PublishEvent",
-            self.publish_function,
-            payload=sfn.TaskInput.from_json_path_at("$"),
-            comment="{job_id, ...} -> {job_id, event_id, event}",
         )
         done = sfn.Succeed(self, "Done")
 
@@ -170,15 +150,9 @@ class Workflow(Construct):
         # A truncated or failed copy is retried from scratch (the aborted upload leaves nothing);
         # after the last attempt the Catch records the job as failed with the copy error's code.
         # A killed runtime (timeout, out of memory, crash) runs no cleanup: the next attempt
-        # aborts the multipart upload it left open (s3_copier) and starts again.
+        # aborts the multipart upload it left open (multipart_upload) and starts again.
         for errors, attempts in ((RETRYABLE_COPY_ERRORS, 3), (RUNTIME_DEATHS, 2)):
-            finalize.add_retry(
-                errors=errors,
-                interval=Duration.seconds(10),
-                backoff_rate=2,
-                max_attempts=attempts,
-                jitter_strategy=sfn.JitterType.FULL,
-            )
+            retry(finalize, errors, interval=Duration.seconds(10), max_attempts=attempts)
         finalize.next(publish)
         record_failure.next(publish)
         publish.next(done)
@@ -191,14 +165,9 @@ class Workflow(Construct):
         ).when(sfn.Condition.string_equals("$.status", "succeeded"), finalize).otherwise(publish)
         definition = wait.next(poll).next(is_done)
 
+        timeout = Duration.hours(24)  # a safety net only: the poll step enforces the job deadline itself
         self.state_machine, self.log_group = standard_state_machine(
-            self,
-            "StateMachine",
-            definition=definition,
-            log_name="Workflow",
-            comment="videohook: wait for the provider, store the video, publish the event",
-            # Safety net only: the poll step enforces the job deadline itself.
-            timeout=Duration.hours(24),
+            self, "StateMachine", definition, log_name="Workflow", comment=COMMENT, timeout=timeout
         )
         self.state_machine.grant_start_execution(self.reconcile_function)
         self.reconcile_function.add_environment(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -24,8 +25,10 @@ from cdk_nag import AwsSolutionsChecks
 from infra.config import AlarmsConfig
 from infra.constructs import observability
 from infra.constructs.observability import Observability
+from tests.infra.cfn import render, resources
 from videohook import telemetry
 
+REPO = Path(__file__).resolve().parents[2]
 ALARMS = AlarmsConfig(
     email=["ops@example.com", "oncall@example.com"],
     failed_job_rate_percent=15,
@@ -34,27 +37,6 @@ ALARMS = AlarmsConfig(
     provider_error_rate_min_requests=20,
     lambda_errors=2,
 )
-
-
-def render(value: Any) -> str:
-    """A CloudFormation string expression as text, tokens as ${LogicalId[.Attr]} / ${AWS::Pseudo}."""
-    if isinstance(value, str):
-        return value
-    if "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return separator.join(render(part) for part in parts)
-    if "Ref" in value:
-        return f"${{{value['Ref']}}}"
-    if "Fn::GetAtt" in value:
-        return f"${{{'.'.join(value['Fn::GetAtt'])}}}"
-    if "Fn::Select" in value:
-        index, items = value["Fn::Select"]
-        return f"${{Select[{index}]{render(items['Fn::Split'][1])}}}"
-    raise AssertionError(f"unexpected intrinsic {value!r}")
-
-
-def resources(template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in template["Resources"].items() if v["Type"] == type_}
 
 
 def alarms_by_name(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -121,12 +103,11 @@ def test_ops_topic_is_encrypted_with_a_rotated_key_cloudwatch_may_use(small: Sim
     assert [sorted(s["Action"]) for s in cloudwatch] == [["kms:Decrypt", "kms:GenerateDataKey*"]]
 
 
-def test_ops_topic_policy_enforces_tls_and_admits_only_this_accounts_alarms(small: SimpleNamespace) -> None:
+def test_ops_topic_policy_admits_only_this_accounts_alarms(small: SimpleNamespace) -> None:
+    """Its TLS-only statements: test_template_security.py, for every topic of the stack."""
     (policy,) = resources(small.json, "AWS::SNS::TopicPolicy").values()
     assert policy["Properties"]["Topics"] == [{"Ref": "OpsTopic"}]
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
-    deny = [s for s in statements if s["Effect"] == "Deny"]
-    assert deny and all(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in deny)
     (allow,) = [s for s in statements if s["Effect"] == "Allow"]
     assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
     assert allow["Action"] == "sns:Publish"
@@ -299,11 +280,16 @@ def test_dashboard_shows_every_emitted_metric_alarm_and_service(small: SimpleNam
 
 
 def test_metric_names_match_telemetry() -> None:
-    """The dashboard and alarms name exactly the metrics videohook.telemetry emits, with its units."""
+    """The one check of the metric names: the dashboard and alarms (infra/constructs/observability.py)
+    and the runbook's metric table (docs/runbook.md) name exactly the metrics videohook.telemetry
+    emits (`telemetry.METRICS`), in its namespace and service dimension."""
     names = {value for key, value in vars(observability).items() if key.isupper() and isinstance(value, str)}
     names -= {observability.NAMESPACE, observability.SERVICE, observability.RUNBOOK}
     assert names == set(telemetry.METRICS)
     assert (observability.NAMESPACE, observability.SERVICE) == (telemetry.NAMESPACE, telemetry.SERVICE)
+    runbook = (REPO / observability.RUNBOOK).read_text()
+    table = runbook.split("| metric | meaning |")[1].split("\n\n")[0]
+    assert set(re.findall(r"`([A-Z]\w+)`", table)) == set(telemetry.METRICS)
 
 
 # ---- wiring in the real stack -------------------------------------------------------

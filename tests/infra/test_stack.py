@@ -1,8 +1,9 @@
 """The CDK stack: resources, wiring, the state machine definition, cdk-nag, and `infra/app.py` synth.
 
-The stack is synthesized once per module (against an empty temporary layer
-directory); one more synth runs `infra/app.py` as a subprocess, the way
-`make synth` does, with no AWS credentials.
+The stack is the session's (`synthesized`, tests/infra/conftest.py: against an empty
+temporary layer directory); one more synth runs `infra/app.py` as a subprocess, the way
+`make synth` does, with no AWS credentials. The security properties of every resource
+(TLS only, encryption, log retention, no secret values ...) are test_template_security.py's.
 """
 
 from __future__ import annotations
@@ -24,14 +25,14 @@ import pytest
 importlib.import_module("infra")
 
 from aws_cdk import App, Validations
-from aws_cdk.assertions import Annotations, Match, Template
+from aws_cdk.assertions import Annotations, Match
 from cdk_nag import AwsSolutionsChecks
 
-from infra.app import create_app
-from infra.constructs import LAMBDA_SERVICE_ERRORS
+from infra.constructs.state_machines import LAMBDA_SERVICE_ERRORS
 from infra.constructs.workflow import RETRYABLE_COPY_ERRORS
 from infra.stack import LayerNotBuiltError, VideohookConfig, VideohookStack
 from tests.conftest import JOBS_TABLE_ATTRIBUTES, JOBS_TABLE_INDEXES
+from tests.infra.cfn import render, resources
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -104,31 +105,9 @@ def app_process(layer_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> It
 
 
 @pytest.fixture(scope="module")
-def synth(
-    app_process: SimpleNamespace, layer_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> SimpleNamespace:
-    app = create_app({"layer_path": str(layer_dir)}, outdir=str(tmp_path_factory.mktemp("cdk.out")))
-    stack = VideohookStack(app, "Videohook")
-    template = Template.from_stack(stack)
-    return SimpleNamespace(app=app, stack=stack, template=template, json=template.to_json())
-
-
-def resources(synth: SimpleNamespace, type_: str) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in synth.json["Resources"].items() if v["Type"] == type_}
-
-
-def render(value: Any) -> str:
-    """A CloudFormation string expression as text: literal parts joined, tokens as ${LogicalId[.Attr]}."""
-    if isinstance(value, str):
-        return value
-    if "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return separator.join(render(part) for part in parts)
-    if "Ref" in value:
-        return f"${{{value['Ref']}}}"
-    if "Fn::GetAtt" in value:
-        return f"${{{'.'.join(value['Fn::GetAtt'])}}}"
-    raise AssertionError(f"unexpected intrinsic {value!r}")
+def synth(app_process: SimpleNamespace, synthesized: SimpleNamespace) -> SimpleNamespace:
+    """The session's stack (tests/infra/conftest.py), with `make synth` already running beside it."""
+    return synthesized
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +125,7 @@ def delivery_definition(synth: SimpleNamespace) -> dict[str, Any]:
 def functions_by_handler(synth: SimpleNamespace) -> dict[str, tuple[str, dict[str, Any]]]:
     return {
         props["Properties"]["Handler"]: (logical_id, props["Properties"])
-        for logical_id, props in resources(synth, "AWS::Lambda::Function").items()
+        for logical_id, props in resources(synth.json, "AWS::Lambda::Function").items()
     }
 
 
@@ -204,39 +183,13 @@ def test_video_bucket(synth: SimpleNamespace) -> None:
     assert props["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": "AccessLogsBucket"}
 
 
-def test_buckets_enforce_ssl(synth: SimpleNamespace) -> None:
-    policies = resources(synth, "AWS::S3::BucketPolicy").values()
-    secured = {
-        policy["Properties"]["Bucket"]["Ref"]
-        for policy in policies
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-        if statement["Effect"] == "Deny"
-        and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    }
-    assert secured == {"VideoBucket", "AccessLogsBucket"}
-
-
 # ---- notifications ----------------------------------------------------------------
 
 
 def test_topic(synth: SimpleNamespace) -> None:
     synth.template.resource_count_is("AWS::SNS::Topic", 2)  # job events, and the ops topic of the alarms
     assert synth.json["Resources"]["EventsTopic"]["Properties"]["KmsMasterKeyId"] == "alias/aws/sns"
-    synth.template.has_resource_properties(
-        "AWS::SNS::TopicPolicy",
-        {
-            "Topics": [{"Ref": "EventsTopic"}],
-            "PolicyDocument": {
-                "Statement": Match.array_with(
-                    [
-                        Match.object_like(
-                            {"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
-                        )
-                    ]
-                )
-            },
-        },
-    )
+    # Its TLS-only policy: test_template_security.py, for every topic.
 
 
 def test_secrets(synth: SimpleNamespace) -> None:
@@ -297,12 +250,6 @@ def test_reconciler_runs_on_a_schedule_with_least_privilege(synth: SimpleNamespa
     assert not any(action.startswith("s3:") for action in actions)
 
 
-def test_function_log_groups_have_retention(synth: SimpleNamespace) -> None:
-    log_groups = resources(synth, "AWS::Logs::LogGroup")
-    for _, props in functions_by_handler(synth).values():
-        assert log_groups[props["LoggingConfig"]["LogGroup"]["Ref"]]["Properties"]["RetentionInDays"] == 30
-
-
 def test_function_environment(synth: SimpleNamespace) -> None:
     for handler, (_, props) in functions_by_handler(synth).items():
         variables = props["Environment"]["Variables"]
@@ -327,29 +274,10 @@ def test_function_environment(synth: SimpleNamespace) -> None:
         assert variables["VIDEOHOOK_EVENT_BUS"] == "default"
 
 
-def test_no_function_environment_holds_a_secret_value(synth: SimpleNamespace) -> None:
-    secrets = set(resources(synth, "AWS::SecretsManager::Secret"))
-    for handler, (_, props) in functions_by_handler(synth).items():
-        variables = props["Environment"]["Variables"]
-        # Only the ARNs (Ref of a secret is its ARN), never a dynamic reference to the value.
-        assert variables["VIDEOHOOK_WEBHOOK_SECRET_ARN"] == {"Ref": "WebhookSecret"}
-        assert variables["VIDEOHOOK_PROVIDER_KEYS_SECRET_ARN"] == {"Ref": "ProviderKeysSecret"}
-        text = json.dumps(variables)
-        assert "resolve:secretsmanager" not in text and "SecretString" not in text, handler
-        for name, value in variables.items():
-            if isinstance(value, str):
-                configured = set(VideohookConfig().lambda_environment().values())
-                assert value in {"xai", "videohook", "default", "1"} | configured, (handler, name)
-            else:
-                assert set(value) <= {"Ref", "Fn::GetAtt"}, (handler, name)
-                target = value.get("Ref") or value["Fn::GetAtt"][0]
-                assert target not in secrets or name.endswith("_SECRET_ARN"), (handler, name)
-
-
 def _policy_statements(synth: SimpleNamespace, function_logical_id: str) -> list[dict[str, Any]]:
     role = synth.json["Resources"][function_logical_id]["Properties"]["Role"]["Fn::GetAtt"][0]
     statements = []
-    for policy in resources(synth, "AWS::IAM::Policy").values():
+    for policy in resources(synth.json, "AWS::IAM::Policy").values():
         if {"Ref": role} in policy["Properties"]["Roles"]:
             statements += policy["Properties"]["PolicyDocument"]["Statement"]
     return statements
@@ -587,7 +515,7 @@ def test_retried_copy_errors_are_the_copiers_retryable_errors() -> None:
 
 
 def _method_paths(synth: SimpleNamespace) -> dict[str, dict[str, Any]]:
-    api_resources = resources(synth, "AWS::ApiGateway::Resource")
+    api_resources = resources(synth.json, "AWS::ApiGateway::Resource")
 
     def path(logical_id: str) -> str:
         props = api_resources[logical_id]["Properties"]
@@ -599,7 +527,7 @@ def _method_paths(synth: SimpleNamespace) -> dict[str, dict[str, Any]]:
         f"{props['Properties']['HttpMethod']} {path(props['Properties']['ResourceId']['Ref'])}": props[
             "Properties"
         ]
-        for props in resources(synth, "AWS::ApiGateway::Method").values()
+        for props in resources(synth.json, "AWS::ApiGateway::Method").values()
     }
 
 
@@ -633,7 +561,7 @@ def test_api_methods(synth: SimpleNamespace) -> None:
 def test_gateway_responses_have_the_error_shape(synth: SimpleNamespace) -> None:
     answers = {
         props["Properties"]["ResponseType"]: props["Properties"]
-        for props in resources(synth, "AWS::ApiGateway::GatewayResponse").values()
+        for props in resources(synth.json, "AWS::ApiGateway::GatewayResponse").values()
     }
     expected = {
         "INVALID_API_KEY": ("403", "forbidden"),
@@ -651,7 +579,7 @@ def test_gateway_responses_have_the_error_shape(synth: SimpleNamespace) -> None:
 
 
 def test_api_stage_logging_and_throttling(synth: SimpleNamespace) -> None:
-    (stage,) = resources(synth, "AWS::ApiGateway::Stage").values()
+    (stage,) = resources(synth.json, "AWS::ApiGateway::Stage").values()
     props = stage["Properties"]
     assert "DestinationArn" in props["AccessLogSetting"]
     assert props["TracingEnabled"] is True
