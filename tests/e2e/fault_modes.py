@@ -1,6 +1,6 @@
 """The sandbox provider's fault modes as end-to-end cases, and running a batch of them.
 
-Every mode is a set of ``sandbox:key=value`` directives (sandbox/server.py's docstring) and
+Every mode is a set of ``sandbox:key=value`` directives (sandbox/faults.py's docstring) and
 what a caller should see: the job's final status and error code, hence its terminal
 webhook, the submit attempt the provider accepted, and whether a video is stored.
 ``run_modes`` submits a batch through the local stack's HTTP API, waits for the terminal
@@ -108,32 +108,31 @@ def _outcomes(contract: str) -> list[FaultMode]:
     ]
 
 
+def _refused_submits(kind: str, *, retried: str = "", exhausted: str = "") -> list[FaultMode]:
+    """The provider refuses submits (`submit_<kind>`): twice, so the third attempt is accepted;
+    then three times, every attempt, so the caller gets 503 and no job. `retried` and
+    `exhausted` are more directives of each."""
+    directive, fault = f"sandbox:submit_{kind}", f"fault_submit_{kind}"
+    return [
+        FaultMode(
+            f"xai-submit_{kind}", f"{directive}=2 {retried}".strip(), "succeeded", attempt=3, fault=fault
+        ),
+        FaultMode(
+            f"xai-submit_{kind}_exhausted",
+            f"{directive}=3 {exhausted}".strip(),
+            None,
+            "provider_unavailable",
+            fault=fault,
+        ),
+    ]
+
+
 SUBMIT_TIMEOUT = "xai-submit_timeout"
 MODES: list[FaultMode] = [
     *_outcomes("xai"),
     # Submit faults: submission.SUBMIT_ATTEMPTS (3) attempts within the request, then 503.
-    FaultMode(
-        "xai-submit_429",
-        "sandbox:submit_429=2 sandbox:retry_after=1",
-        "succeeded",
-        attempt=3,
-        fault="fault_submit_429",
-    ),
-    FaultMode(
-        "xai-submit_429_exhausted",
-        "sandbox:submit_429=3 sandbox:retry_after=1",
-        None,
-        "provider_unavailable",
-        fault="fault_submit_429",
-    ),
-    FaultMode("xai-submit_5xx", "sandbox:submit_5xx=2", "succeeded", attempt=3, fault="fault_submit_5xx"),
-    FaultMode(
-        "xai-submit_5xx_exhausted",
-        "sandbox:submit_5xx=3 sandbox:status_5xx=500",
-        None,
-        "provider_unavailable",
-        fault="fault_submit_5xx",
-    ),
+    *_refused_submits("429", retried="sandbox:retry_after=1", exhausted="sandbox:retry_after=1"),
+    *_refused_submits("5xx", exhausted="sandbox:status_5xx=500"),
     FaultMode("xai-submit_html", "sandbox:submit_html=2", "succeeded", attempt=3, fault="fault_submit_html"),
     # The answer outlasts the provider timeout, max(2 s, 30 s x time scale); submit_delay is real
     # seconds (the sandbox does not scale it).

@@ -4,10 +4,11 @@
   videohook's own signer produced (and forged ones);
 - `make` targets, `-c` context keys, `CONFIG=` files, stack outputs and logical ids,
   configuration keys, the example error message, the provider-key JSON;
-- every `(file.md#anchor)` link, and every alarm's runbook anchor;
-- the metric names of the runbook;
-- `curl` lines of README.md and docs/deploy.md, replayed with httpx against the local
-  stack, and the architecture diagram against the local stack's state machines (e2e).
+- every `(file.md#anchor)` link, and every alarm's runbook anchor.
+
+The runbook's metric table is checked with the other users of the metric names
+(tests/infra/test_observability.py); the `curl` lines and the architecture diagram run
+against the local stack (tests/e2e/test_docs_local_stack.py).
 """
 
 from __future__ import annotations
@@ -26,25 +27,7 @@ from typing import Any
 import httpx
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-DOCS = REPO / "docs"
-DOC_FILES = [REPO / "README.md", *sorted(DOCS.glob("*.md"))]
-FENCE = re.compile(r"^```(?P<lang>[\w-]*)\n(?P<code>.*?)^```", re.MULTILINE | re.DOTALL)
-
-
-def blocks(path: Path, *langs: str) -> list[str]:
-    return [m["code"] for m in FENCE.finditer(path.read_text()) if m["lang"] in langs]
-
-
-def shell_lines(path: Path) -> list[str]:
-    """Shell commands of `sh` blocks, continuation lines joined, comments dropped."""
-    lines = []
-    for code in blocks(path, "sh"):
-        for line in code.replace("\\\n", " ").splitlines():
-            line = line.split(" # ")[0].strip()
-            if line and not line.startswith("#"):
-                lines.append(line)
-    return lines
+from tests.docs_text import DOC_FILES, DOCS, REPO, blocks, shell_lines
 
 
 def all_shell_lines() -> list[str]:
@@ -198,10 +181,11 @@ def test_context_keys_and_config_files_in_the_docs_are_accepted() -> None:
 def test_stack_outputs_and_logical_ids_named_in_the_docs_exist() -> None:
     stack_source = (REPO / "infra" / "stack.py").read_text()
     outputs = set(re.findall(r'CfnOutput\(\s*self,\s*"(\w+)"', stack_source))
-    # Logical ids set by hand, directly or through the state machine and table builders.
+    # Logical ids set by hand, directly or through the builders that set them (state machine,
+    # table, bucket, secret).
     pattern = (
-        r'set_logical_id\([^,]+,\s*"(\w+)"\)|standard_state_machine\(\s*self,\s*"(\w+)"'
-        r'|\btable\(\s*self,\s*"(\w+)"'
+        r'set_logical_id\([^,]+,\s*"(\w+)"\)'
+        r'|\b(?:standard_state_machine|table|_private_bucket|_operator_rotated_secret)\(\s*self,\s*"(\w+)"'
     )
     logical_ids = {
         name
@@ -216,7 +200,14 @@ def test_stack_outputs_and_logical_ids_named_in_the_docs_exist() -> None:
     used_resources = set(re.findall(r"\$\(resource (\w+)\)|--logical-resource-id (\w+)", text))
     used_resources = {name for names in used_resources for name in names if name}
     assert {"ApiUrl", "ApiKeyId", "ProviderKeysSecretArn", "WebhookSecretArn", "OpsTopicArn"} <= used_outputs
-    assert {"JobsTable", "StateMachine", "ReconcileSubmissionsSchedule"} <= logical_ids  # the pattern works
+    # The pattern works: one id set by each way.
+    assert {
+        "JobsTable",
+        "StateMachine",
+        "ReconcileSubmissionsSchedule",
+        "VideoBucket",
+        "WebhookSecret",
+    } <= logical_ids
     assert used_outputs <= outputs
     assert {"WebhookDeadLetterQueue", "DeliveryStateMachine", "UsagePlan"} <= used_resources
     assert used_resources <= logical_ids
@@ -261,7 +252,7 @@ def test_the_example_error_message_is_what_synth_prints(tmp_path: Path) -> None:
     assert printed == documented
 
 
-# ---- links, anchors, alarms, metrics --------------------------------------------------
+# ---- links, anchors, alarms --------------------------------------------------------
 
 
 def test_links_between_docs_resolve_to_headings() -> None:
@@ -281,14 +272,6 @@ def test_every_alarm_points_at_a_section_of_the_runbook() -> None:
     assert anchors <= headings
 
 
-def test_the_runbooks_metric_table_is_telemetrys() -> None:
-    from videohook import telemetry
-
-    table = (DOCS / "runbook.md").read_text().split("| metric | meaning |")[1].split("\n\n")[0]
-    documented = set(re.findall(r"`([A-Z]\w+)`", table))
-    assert documented == set(telemetry.METRICS)
-
-
 def test_package_json_pins_the_cdk_cli() -> None:
     package = json.loads((REPO / "package.json").read_text())
     lock = json.loads((REPO / "package-lock.json").read_text())
@@ -298,76 +281,3 @@ def test_package_json_pins_the_cdk_cli() -> None:
     assert lock["packages"][""]["devDependencies"] == package["devDependencies"]
     assert any(line.startswith("npm ci") for line in shell_lines(DOCS / "deploy.md"))
     assert any(line.startswith("npx cdk deploy") for line in shell_lines(DOCS / "deploy.md"))
-
-
-# ---- against the local stack ------------------------------------------------------------
-
-
-def curl_requests(path: Path) -> list[tuple[str, str, dict[str, str], str | None]]:
-    """(method, url, headers, body) of every curl line of a document."""
-    found = []
-    for line in shell_lines(path):
-        if not line.startswith("curl "):
-            continue
-        words = shlex.split(line, posix=True)
-        url, headers, body = "", {}, None
-        index = 1
-        while index < len(words):
-            word = words[index]
-            if word == "-H":
-                name, _, value = words[index + 1].partition(":")
-                headers[name.strip().lower()] = value.strip()
-                index += 2
-            elif word == "-d":
-                body = words[index + 1]
-                index += 2
-            elif word.startswith("-"):
-                index += 1
-            else:
-                url = word
-                index += 1
-        found.append(("POST" if body is not None else "GET", url, headers, body))
-    return found
-
-
-@pytest.mark.e2e
-@pytest.mark.parametrize("doc", ["README.md", "docs/deploy.md"])
-def test_the_curl_lines_work_against_the_local_stack(local_stack, doc: str) -> None:
-    from tests.conftest import API_KEY
-
-    requests = curl_requests(REPO / doc)
-    assert [method for method, *_ in requests][:2] == ["POST", "GET"]
-    job_id = None
-    for method, url, headers, body in requests:
-        url = url.replace("http://127.0.0.1:8787/", "${API_URL}").replace("${API_URL}", f"{local_stack.url}/")
-        if job_id:
-            url = url.replace("vid_01k...", job_id)
-        headers = {k: API_KEY if v in ("$API_KEY", "vh_local_dev_key") else v for k, v in headers.items()}
-        answer = httpx.request(method, url, headers=headers, content=body, timeout=30)
-        if method == "POST":
-            assert answer.status_code == 202, answer.text
-            assert answer.json()["status"] == "queued"
-            job_id = answer.json()["id"]
-        else:
-            assert answer.status_code == 200, answer.text
-            assert answer.json()["id"] == job_id
-
-
-@pytest.mark.e2e
-def test_the_architecture_diagram_matches_the_deployed_state_machines_and_functions(local_stack) -> None:
-    import boto3
-
-    (diagram,) = blocks(DOCS / "architecture.md", "mermaid")
-    sfn = boto3.client("stepfunctions")
-    states: set[str] = set()
-    for machine in sfn.list_state_machines()["stateMachines"]:
-        definition = json.loads(
-            sfn.describe_state_machine(stateMachineArn=machine["stateMachineArn"])["definition"]
-        )
-        states |= set(definition["States"])
-    shown = set(re.findall(r"\w+\[(\w+)(?:<br/>|\])", diagram)) | set(re.findall(r"\{(\w+)\}", diagram))
-    shown |= set(re.findall(r"\(\[(\w+)\]\)", diagram))
-    assert states <= shown, states - shown
-    handlers = {f["Handler"] for f in boto3.client("lambda").list_functions()["Functions"]}
-    drawn = {f"{name}.handler" for name in re.findall(r"(handlers\.\w+)", diagram)}
-    assert drawn == handlers
