@@ -1,10 +1,11 @@
-"""Copy throughput and peak RSS growth: FinalizeVideo's streaming copy vs boto3 upload_file.
+"""Copy throughput and peak RSS growth: FinalizeVideo's streaming copy, the simplest correct
+alternative (boto3's upload_fileobj of a hashing stream) and boto3 upload_file.
 
 The sandbox provider serves the video over loopback HTTP; moto's S3 server on loopback
-is the endpoint for both. Each transfer runs in a fresh process (bench.copy_worker),
+is the endpoint for all. Each transfer runs in a fresh process (bench.copy_worker),
 the modes alternate, and each size is measured `repeats` times per mode; the table
 gives the median throughput and the largest RSS growth of each. The sandbox renders the
-video once, before the first run, and serves it with sendfile; a third mode copies the
+video once, before the first run, and serves it with sendfile; another mode copies the
 baseline's own file from a plain sendfile server, to show the sandbox costs no more.
 """
 
@@ -38,6 +39,10 @@ class CopyFigures:
     # the wait for S3, steadier than throughput on cores that other work shares.
     copy_cpu_seconds: float = float("nan")
     baseline_cpu_seconds: float = float("nan")
+    # The simplest correct alternative (bench.copy_worker.upload_fileobj), same source as `copy`.
+    simple_mib_s: float = float("nan")
+    simple_rss_growth: int = 0
+    simple_cpu_seconds: float = float("nan")
 
     @property
     def ratio(self) -> float:
@@ -96,18 +101,19 @@ def measure(sizes: tuple[int, ...], repeats: int | dict[int, int] = 3) -> list[C
             job_id, url = _sandbox_video(sandbox_url, size)
             path = Path(tmp) / f"{job_id}.mp4"
             _write_file(path, job_id, size)
-            runs: dict[str, list[dict]] = {"copy": [], "upload_file": [], "static": []}
-            sources = {"copy": url, "upload_file": str(path), "static": f"{files_url}/{path.name}"}
+            runs: dict[str, list[dict]] = {"copy": [], "upload_fileobj": [], "upload_file": [], "static": []}
+            sources = {
+                "copy": url,
+                "upload_fileobj": url,
+                "upload_file": str(path),
+                "static": f"{files_url}/{path.name}",
+            }
             count = repeats if isinstance(repeats, int) else repeats.get(size, 1)
             for attempt in range(count):
-                order = (
-                    ("upload_file", "copy", "static")
-                    if attempt % 2 == 0
-                    else ("static", "copy", "upload_file")
-                )
-                for mode in order:
+                order = ("upload_file", "copy", "upload_fileobj", "static")
+                for mode in order if attempt % 2 == 0 else order[::-1]:
                     key = f"videos/bench/{mode}-{attempt}.mp4"
-                    worker_mode = "upload_file" if mode == "upload_file" else "copy"
+                    worker_mode = "copy" if mode == "static" else mode
                     figures = run_json(
                         "bench.copy_worker", worker_mode, sources[mode], s3_url, bucket, key, env=env
                     )
@@ -131,6 +137,9 @@ def measure(sizes: tuple[int, ...], repeats: int | dict[int, int] = 3) -> list[C
                     static_copy_mib_s=speed("static"),
                     copy_cpu_seconds=statistics.median(r["cpu"] for r in runs["copy"]),
                     baseline_cpu_seconds=statistics.median(r["cpu"] for r in runs["upload_file"]),
+                    simple_mib_s=speed("upload_fileobj"),
+                    simple_rss_growth=max(r["rss_growth"] for r in runs["upload_fileobj"]),
+                    simple_cpu_seconds=statistics.median(r["cpu"] for r in runs["upload_fileobj"]),
                 )
             )
     return results

@@ -172,7 +172,6 @@ def run_on(stack: Any, *, jobs: int, sequential: int, copy_jobs: int, api_key: s
     import httpx
 
     from devstack import lambda_bridge
-    from videohook import workflow_steps
 
     sfn = boto3.client("stepfunctions")
     table = boto3.resource("dynamodb").Table(stack.environment["VIDEOHOOK_JOBS_TABLE"])
@@ -185,6 +184,16 @@ def run_on(stack: Any, *, jobs: int, sequential: int, copy_jobs: int, api_key: s
         if job_id not in receiver.received or provider is None:
             return None
         return receiver.received[job_id] - (provider["submitted_at"] + provider["generation_seconds"])
+
+    def transfer(job_id: str) -> dict[str, Any] | None:
+        """How FinalizeVideo stored the job's video: its output's `transfer`, from the execution's history."""
+        arn = stack.environment["VIDEOHOOK_STATE_MACHINE_ARN"].replace(":stateMachine:", ":execution:")
+        events = sfn.get_execution_history(executionArn=f"{arn}:{job_id}", maxResults=1000)["events"]
+        for event in events:
+            details = event.get("stateExitedEventDetails") or {}
+            if event["type"] == "TaskStateExited" and details.get("name") == "FinalizeVideo":
+                return json.loads(details["output"]).get("transfer")
+        return None
 
     try:
         with (
@@ -217,7 +226,7 @@ def run_on(stack: Any, *, jobs: int, sequential: int, copy_jobs: int, api_key: s
                 job = table.get_item(Key={"id": job_id})["Item"]
                 statuses[str(job["status"])] += 1
                 polls.append(int(job.get("poll_count", 0)))
-            zero_copy = [workflow_steps.RECENT_TRANSFERS.get(i) for i in ids]
+            zero_copy = [transfer(i) for i in ids]
 
         # The same pipeline where the provider cannot upload (no upload_url): FinalizeVideo copies.
         with (
@@ -226,7 +235,7 @@ def run_on(stack: Any, *, jobs: int, sequential: int, copy_jobs: int, api_key: s
         ):
             copy_ids, _ = _run_jobs(api, receiver.url, copy_jobs, "copy")
             receiver.wait_for(copy_ids, 300)
-            copied = [workflow_steps.RECENT_TRANSFERS.get(i) for i in copy_ids]
+            copied = [transfer(i) for i in copy_ids]
         lags = [lag for lag in map(done_to_webhook, ids) if lag is not None]
         alone_lags = [lag for lag in map(done_to_webhook, alone_ids) if lag is not None]
     finally:
@@ -236,10 +245,10 @@ def run_on(stack: Any, *, jobs: int, sequential: int, copy_jobs: int, api_key: s
         done = [r for r in results if r is not None]
         return {
             "jobs": len(done),
-            "bytes_copied": sum(r.bytes_copied for r in done),
-            "bytes_stored": sum(r.bytes for r in done),
-            "bytes_read_to_verify": sum(r.bytes_read_to_verify for r in done),
-            "transfers": sorted({r.transfer for r in done}),
+            "bytes_copied": sum(r["bytes_copied"] for r in done),
+            "bytes_stored": sum(r["bytes"] for r in done),
+            "bytes_read_to_verify": sum(r["bytes_read_to_verify"] for r in done),
+            "transfers": sorted({r["kind"] for r in done}),
         }
 
     return {

@@ -12,11 +12,10 @@ from videohook.runtime import get_runtime
 @telemetry.instrument
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     failure = TaskFailure.model_validate(event)
-    runtime = get_runtime()
     since = utc_now()
-    result = workflow_steps.fail_job(runtime, failure.job_id, failure.error)
-    telemetry.record_outcome(runtime, result.job_id, result.status, since=since)
+    result, job = workflow_steps.fail_job(get_runtime(), failure.job_id, failure.error)
+    telemetry.record_outcome(job, since=since)
     telemetry.logger.info(
         "failure recorded", extra={"status": result.status.value, "error": failure.error.get("Error")}
     )
-    return result.model_dump(mode="json")
+    return result.model_dump(mode="json", exclude_none=True)

@@ -14,13 +14,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     workflow = WorkflowInput.model_validate(event)
     runtime = get_runtime()
     since = utc_now()
-    result = workflow_steps.poll_job(runtime, workflow)
+    result, job = workflow_steps.poll_job(runtime, workflow)
     if result.status is JobStatus.SUCCEEDED:
         # Ready to finalize: the video was finished at most one wait (the one before this poll) ago.
         telemetry.video_detected(
             result.job_id, lag_seconds=workflow.wait_seconds * runtime.settings.time_scale
         )
-    telemetry.record_outcome(runtime, result.job_id, result.status, since=since)
+    telemetry.record_outcome(job, since=since)
     telemetry.logger.info(
         "job polled", extra={"status": result.status.value, "wait_seconds": result.wait_seconds}
     )

@@ -20,6 +20,7 @@ Handlers: decorate with `@telemetry.instrument` (outermost). Service code: one l
 
     telemetry.job_submitted(job)                      # POST /v1/videos accepted a job
     telemetry.job_finished(job)                       # a job became terminal
+    telemetry.record_outcome(job, since=step_started)  # the same, if this step ended the job
     with telemetry.provider_request(provider, "poll"):  # around one provider call
         ...
     telemetry.webhook_attempt(job_id, delivered=..., status_code=...)
@@ -43,11 +44,10 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
+from videohook.models import Job, JobStatus, VideoTransfer
+
 if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
-
-    from videohook.models import Job, JobStatus
-    from videohook.runtime import Runtime
 
 SERVICE = "videohook"
 NAMESPACE = "videohook"
@@ -235,8 +235,6 @@ def job_submitted(job: Job) -> None:
 
 def job_finished(job: Job) -> None:
     """A job became terminal: its outcome (failures by error code), polls and queue-to-done time."""
-    from videohook.models import JobStatus
-
     by_provider = {"provider": job.provider.value}
     if job.status is JobStatus.SUCCEEDED:
         _emit({JOBS_SUCCEEDED: 1}, job_id=job.id, dimension_sets=(by_provider,))
@@ -253,24 +251,16 @@ def job_finished(job: Job) -> None:
     _emit(durations, job_id=job.id, dimension_sets=(by_provider,))
 
 
-def record_outcome(runtime: Runtime, job_id: str, status: JobStatus, *, since: datetime) -> Job | None:
-    """After a workflow step: if this step made the job terminal, emit `job_finished` and return the job.
+def record_outcome(job: Job, *, since: datetime) -> bool:
+    """After a workflow step, with the job as the step left it: if this step made the job
+    terminal, emit `job_finished` and return True.
 
-    The step's result only has the status; the job record has the rest (error code,
-    provider, times, polls), so a terminal result costs one consistent read. A job that
-    was already terminal before `since` (a retried or late step) is not counted again.
+    A job that was already terminal before `since` (a retried or late step) is not counted again.
     """
-    if not status.is_terminal:
-        return None
-    try:
-        job = runtime.store.get(job_id)
-    except Exception:  # noqa: BLE001 - the step succeeded; only its metrics are lost
-        logger.warning("job not readable for metrics", exc_info=True)
-        return None
-    if job.completed_at is None or job.completed_at < since:
-        return None
+    if not job.status.is_terminal or job.completed_at is None or job.completed_at < since:
+        return False
     job_finished(job)
-    return job
+    return True
 
 
 def video_detected(job_id: str, *, lag_seconds: float) -> None:
@@ -278,17 +268,18 @@ def video_detected(job_id: str, *, lag_seconds: float) -> None:
     _emit({DETECTION_LAG: max(0.0, lag_seconds)}, job_id=job_id)
 
 
-def video_copied(job_id: str, *, size: int, seconds: float, transfer: str = "copy") -> None:
-    """The video is in S3: the step's duration, the bytes that went through the function, the throughput.
+def video_copied(job_id: str, transfer: VideoTransfer) -> None:
+    """The video is in S3: the time it took, the bytes that went through the function, the throughput.
 
-    `transfer` is "copy" (streamed from the provider's URL) or "provider_upload" (the
-    provider PUT it to a presigned URL; the function only verified it, `size` is 0 and
-    there is no throughput to speak of)."""
-    seconds = max(seconds, 1e-3)
+    `transfer.kind` is "copy" (streamed from the provider's URL) or "provider_upload" (the
+    provider PUT it to a presigned URL; the function only verified it, no byte went
+    through it and there is no throughput to speak of)."""
+    seconds = max(transfer.seconds, 1e-3)
+    size = transfer.bytes_copied
     values = {COPY_SECONDS: seconds, COPY_BYTES: size}
     if size > 0:
         values[COPY_THROUGHPUT] = size / seconds
-    _emit(values, job_id=job_id, transfer=transfer)
+    _emit(values, job_id=job_id, transfer=transfer.kind)
 
 
 @contextmanager
@@ -299,6 +290,7 @@ def provider_request(provider: Any, operation: str, *, job_id: str | None = None
     errors; a rejected request is the caller's fault and counts only as a request. Errors
     that are not the provider's answer (e.g. no key configured) count as nothing.
     """
+    # Here, not at module level: the providers package loads every adapter (cold start).
     from videohook.providers.base import ProviderAuthError, ProviderError, ProviderTransient
 
     name = str(getattr(provider, "value", provider))

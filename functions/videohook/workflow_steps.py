@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections import OrderedDict
+import time
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
 from videohook import telemetry, wait_policy
+from videohook.job_events import emit_event
 from videohook.job_store import JobAlreadyTerminal
 from videohook.models import (
     FinalizeResult,
@@ -18,6 +19,7 @@ from videohook.models import (
     JobStatus,
     PollResult,
     VideoArtifact,
+    VideoTransfer,
     WorkflowInput,
     utc_now,
 )
@@ -48,8 +50,9 @@ def _visible(job: Job) -> tuple[object, ...]:
     return job.status, job.progress, job.error, job.provider_video_url
 
 
-def poll_job(runtime: Runtime, job_input: WorkflowInput) -> PollResult:
-    # Imported here: the provider adapters (and httpx) are for the poll step only.
+def poll_job(runtime: Runtime, job_input: WorkflowInput) -> tuple[PollResult, Job]:
+    """Ask the provider once and choose the next wait: the step's result, and the job as saved."""
+    # Imported here: the provider adapters (and httpx) are for the poll step only (cold start).
     from videohook.providers.base import (
         ProviderAuthError,
         ProviderMalformed,
@@ -60,7 +63,7 @@ def poll_job(runtime: Runtime, job_input: WorkflowInput) -> PollResult:
     job = runtime.store.get(job_input.job_id)
     telemetry.bind_job(job.id)
     if job.status.is_terminal:
-        return PollResult(job_id=job.id, status=job.status, wait_seconds=0)
+        return PollResult(job_id=job.id, status=job.status, wait_seconds=0), job
     now = utc_now()
     if now >= job.deadline_at:
         job.status = JobStatus.EXPIRED
@@ -123,12 +126,10 @@ def poll_job(runtime: Runtime, job_input: WorkflowInput) -> PollResult:
         )
     if observed is not None and observed.status is JobStatus.SUCCEEDED:
         _record_completion(runtime, kind, wait_policy.observed_completion_seconds(previous_elapsed, elapsed))
-    result = _result_after_save(runtime, job, wait, touch=_visible(job) != before)
+    result, job = _result_after_save(runtime, job, wait, touch=_visible(job) != before)
     if status_before is JobStatus.QUEUED and result.status is JobStatus.RUNNING:
-        from videohook.job_events import emit_event  # notifications renders jobs via submission
-
         emit_event(runtime, job)  # video.running: the first sign of progress
-    return result
+    return result, job
 
 
 def _record_completion(runtime: Runtime, kind: str, seconds: float) -> None:
@@ -157,7 +158,10 @@ def _apply_state(job: Job, state: ProviderJobState) -> None:
         job.error = JobError(code="provider_expired", message="the provider expired the job")
 
 
-def _result_after_save(runtime: Runtime, job: Job, wait: int, *, touch: bool = True) -> PollResult:
+def _result_after_save(
+    runtime: Runtime, job: Job, wait: int, *, touch: bool = True
+) -> tuple[PollResult, Job]:
+    """Save the job; its poll result and the job as stored (another step's, if it ended first)."""
     try:
         _save(runtime, job, touch=touch)
     except JobAlreadyTerminal:
@@ -165,17 +169,13 @@ def _result_after_save(runtime: Runtime, job: Job, wait: int, *, touch: bool = T
     status = job.status
     if status is JobStatus.RUNNING and job.provider_video_url:
         status = JobStatus.SUCCEEDED  # ready to finalize
-    return PollResult(job_id=job.id, status=status, wait_seconds=wait)
+    return PollResult(job_id=job.id, status=status, wait_seconds=wait), job
 
 
-# How the last finalized videos got into S3 (job id -> CopyResult), newest last, for
-# operators and the benchmarks: "bytes through Lambda" is `bytes_copied`.
-RECENT_TRANSFERS: OrderedDict[str, Any] = OrderedDict()
-_RECENT_TRANSFERS_KEPT = 256
-
-
-def finalize_job(runtime: Runtime, job_id: str) -> FinalizeResult:
-    """Store the provider's video in the bucket, then mark the job succeeded.
+def finalize_job(runtime: Runtime, job_id: str) -> tuple[FinalizeResult, Job]:
+    """Store the provider's video in the bucket, then mark the job succeeded: the step's
+    result (with how the video got there, `transfer`, when this attempt stored it) and the
+    job as saved.
 
     If the provider already uploaded it (the presigned `output.upload_url` given at
     submit, to the job's incoming key), it is verified (size, MP4 header, SHA-256 computed
@@ -184,18 +184,17 @@ def finalize_job(runtime: Runtime, job_id: str) -> FinalizeResult:
     URL. Transient copy errors propagate so that the state machine retries this step; a
     job is never succeeded unless the full, verified object is in S3.
     """
-    from videohook.s3_copier import (
-        VideoCopyError,
-        copy_url_to_s3,
-        move_uploaded_video,
-        verify_uploaded_video,
-    )
+    # Here, not at module level: only FinalizeVideo copies (botocore's exceptions, cold start).
+    from videohook.copy_errors import VideoCopyError
+    from videohook.s3_copier import copy_url_to_s3
+    from videohook.uploaded_video import move_uploaded_video, verify_uploaded_video
 
     job = runtime.store.get(job_id)
     telemetry.bind_job(job.id)
     if job.status.is_terminal:
-        return FinalizeResult(job_id=job.id, status=job.status)
+        return FinalizeResult(job_id=job.id, status=job.status), job
     bucket, key = runtime.settings.video_bucket, runtime.video_key(job.tenant_id, job.id)
+    started = time.monotonic()
     try:
         # An earlier attempt of this step may have stored it: then a retry copies nothing.
         stored = verify_uploaded_video(bucket=bucket, key=key, s3_client=runtime.s3)
@@ -211,8 +210,15 @@ def finalize_job(runtime: Runtime, job_id: str) -> FinalizeResult:
             raise  # the state machine retries FinalizeVideo, then RecordFailure records it
         job.status = JobStatus.FAILED
         job.error = JobError(code=error.code, message=str(error))
-        _result_after_save(runtime, job, 0)
-        return FinalizeResult(job_id=job.id, status=JobStatus.FAILED)
+        _, job = _result_after_save(runtime, job, 0)
+        return FinalizeResult(job_id=job.id, status=JobStatus.FAILED), job
+    transfer = VideoTransfer(
+        kind=stored.transfer,
+        bytes=stored.bytes,
+        bytes_copied=stored.bytes_copied,
+        bytes_read_to_verify=stored.bytes_read_to_verify,
+        seconds=time.monotonic() - started,
+    )
     job.status = JobStatus.SUCCEEDED
     job.progress = 100
     job.video = VideoArtifact(
@@ -221,10 +227,7 @@ def finalize_job(runtime: Runtime, job_id: str) -> FinalizeResult:
         sha256=stored.sha256,
         content_type=stored.content_type,
     )
-    result = _result_after_save(runtime, job, 0)
-    RECENT_TRANSFERS[job.id] = stored
-    while len(RECENT_TRANSFERS) > _RECENT_TRANSFERS_KEPT:
-        RECENT_TRANSFERS.popitem(last=False)
+    result, job = _result_after_save(runtime, job, 0)
     logger.info(
         "video stored",
         extra={
@@ -234,7 +237,7 @@ def finalize_job(runtime: Runtime, job_id: str) -> FinalizeResult:
             "bytes_read_to_verify": stored.bytes_read_to_verify,
         },
     )
-    return FinalizeResult(job_id=job.id, status=result.status)
+    return FinalizeResult(job_id=job.id, status=result.status, transfer=transfer), job
 
 
 _WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
@@ -246,10 +249,10 @@ def _error_code(error_name: str) -> str:
     `States.Timeout` -> `workflow_timeout`, `Lambda.ServiceException` -> `lambda_service_exception`,
     `JSONDecodeError` -> `json_decode_error`.
     """
-    from videohook import s3_copier
+    from videohook import copy_errors  # here, not at module level: RecordFailure only (cold start)
 
-    error_class = getattr(s3_copier, error_name, None)
-    if isinstance(error_class, type) and issubclass(error_class, s3_copier.VideoCopyError):
+    error_class = getattr(copy_errors, error_name, None)
+    if isinstance(error_class, type) and issubclass(error_class, copy_errors.VideoCopyError):
         return error_class.code
     if error_name.startswith("States."):
         error_name = "Workflow." + error_name.removeprefix("States.")
@@ -257,11 +260,12 @@ def _error_code(error_name: str) -> str:
     return "_".join(words).lower() or "internal_error"
 
 
-def fail_job(runtime: Runtime, job_id: str, error: dict[str, Any]) -> FinalizeResult:
-    """Record a step's uncaught error (from a Catch) as the job's failure."""
+def fail_job(runtime: Runtime, job_id: str, error: dict[str, Any]) -> tuple[FinalizeResult, Job]:
+    """Record a step's uncaught error (from a Catch) as the job's failure: the step's result
+    and the job as saved."""
     job = runtime.store.get(job_id)
     if job.status.is_terminal:
-        return FinalizeResult(job_id=job.id, status=job.status)
+        return FinalizeResult(job_id=job.id, status=job.status), job
     name = str(error.get("Error") or "InternalError")
     message = "the workflow failed"
     try:
@@ -270,5 +274,5 @@ def fail_job(runtime: Runtime, job_id: str, error: dict[str, Any]) -> FinalizeRe
         message = str(error.get("Cause") or message)
     job.status = JobStatus.FAILED
     job.error = JobError(code=_error_code(name), message=message[:500])
-    result = _result_after_save(runtime, job, 0)
-    return FinalizeResult(job_id=job.id, status=result.status)
+    result, job = _result_after_save(runtime, job, 0)
+    return FinalizeResult(job_id=job.id, status=result.status), job

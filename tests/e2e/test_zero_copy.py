@@ -4,6 +4,7 @@ URL it was given at submit, FinalizeVideo only verifies it; without a usable upl
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 
 import boto3
@@ -11,7 +12,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from sandbox.mp4 import mp4_sha256
-from videohook import wait_policy, workflow_steps
+from videohook import wait_policy
 from videohook.job_history import history_id
 
 pytestmark = pytest.mark.e2e
@@ -35,6 +36,21 @@ def _run(api, local_stack, receiver, prompt: str) -> dict:
     raise AssertionError(f"no webhook for {job_id} within {TIMEOUT} s")
 
 
+def _transfer(local_stack, job_id: str) -> dict:
+    """How FinalizeVideo stored the job's video: `transfer` of the state's output, from the
+    history of the job's execution (named after the job)."""
+    machine = local_stack.environment["VIDEOHOOK_STATE_MACHINE_ARN"]
+    arn = machine.replace(":stateMachine:", ":execution:") + f":{job_id}"
+    history = boto3.client("stepfunctions").get_execution_history(executionArn=arn, maxResults=1000)
+    outputs = [
+        json.loads(event["stateExitedEventDetails"]["output"])
+        for event in history["events"]
+        if event["type"] == "TaskStateExited" and event["stateExitedEventDetails"]["name"] == "FinalizeVideo"
+    ]
+    assert len(outputs) == 1, history["events"]
+    return outputs[0]["transfer"]
+
+
 def _stored(s3_uri: str) -> bytes:
     bucket, key = s3_uri.removeprefix("s3://").split("/", 1)
     return boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
@@ -50,9 +66,10 @@ def test_the_provider_uploads_and_finalize_copies_nothing(local_stack, api, rece
     assert local_stack.sandbox.stats["uploads"] == uploads_before + 1
     assert provider_job["downloads"] == 0  # nobody fetched the provider's temporary URL
 
-    transfer = workflow_steps.RECENT_TRANSFERS[final["id"]]
-    assert (transfer.transfer, transfer.bytes_copied) == ("provider_upload", 0)
-    assert transfer.bytes_read_to_verify == 12  # the MP4 header, nothing more
+    transfer = _transfer(local_stack, final["id"])
+    assert (transfer["kind"], transfer["bytes_copied"]) == ("provider_upload", 0)
+    assert transfer["bytes_read_to_verify"] == 12  # the MP4 header, nothing more
+    assert transfer["bytes"] == 300000 and transfer["seconds"] > 0
 
     video = final["video"]
     expected = mp4_sha256(final["provider_request_id"], 300000)
@@ -77,6 +94,6 @@ def test_without_an_upload_finalize_falls_back_to_the_copy(
     assert final["status"] == "succeeded", final
     provider_job = local_stack.sandbox.job(final["provider_request_id"])
     assert provider_job["upload"]["status"] == "failed" and provider_job["downloads"] == 1
-    transfer = workflow_steps.RECENT_TRANSFERS[final["id"]]
-    assert (transfer.transfer, transfer.bytes_copied) == ("copy", 200000)
+    transfer = _transfer(local_stack, final["id"])
+    assert (transfer["kind"], transfer["bytes_copied"], transfer["bytes"]) == ("copy", 200000, 200000)
     assert final["video"]["sha256"] == mp4_sha256(final["provider_request_id"], 200000)

@@ -501,12 +501,12 @@ def test_webhook_dead_letter_queue_and_delivery_log(synth: SimpleNamespace) -> N
 
 def test_retried_copy_errors_are_the_copiers_retryable_errors() -> None:
     """The state machine retries by error name; the names must be the copier's retryable classes."""
-    from videohook import s3_copier
+    from videohook import copy_errors
 
     retryable = {
         name
-        for name, value in vars(s3_copier).items()
-        if isinstance(value, type) and issubclass(value, s3_copier.VideoCopyError) and value.retryable
+        for name, value in vars(copy_errors).items()
+        if isinstance(value, type) and issubclass(value, copy_errors.VideoCopyError) and value.retryable
     }
     assert set(RETRYABLE_COPY_ERRORS) == retryable
 

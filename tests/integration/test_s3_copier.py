@@ -1,4 +1,4 @@
-"""copy_url_to_s3 against a real S3 API (moto's server) and a real loopback HTTP source."""
+"""copy_url_to_s3 and the zero-copy checks against moto's S3 server and a loopback HTTP source."""
 
 from __future__ import annotations
 
@@ -20,19 +20,11 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
-from videohook.s3_copier import (
-    BodyReader,
-    CopyResult,
-    MiB,
-    PartBody,
-    VideoCopyError,
-    VideoDownloadFailed,
-    VideoDownloadIncomplete,
-    VideoNotMp4,
-    copy_url_to_s3,
-    move_uploaded_video,
-    verify_uploaded_video,
-)
+from videohook.copy_errors import VideoCopyError, VideoDownloadFailed, VideoDownloadIncomplete, VideoNotMp4
+from videohook.multipart_upload import BufferPool, PartBody
+from videohook.s3_copier import CopyResult, MiB, copy_url_to_s3
+from videohook.uploaded_video import move_uploaded_video, verify_uploaded_video
+from videohook.video_source import BodyReader
 
 MP4_HEAD = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
 PART = 5 * MiB
@@ -487,10 +479,8 @@ def test_part_body_is_a_seekable_view_of_the_filled_bytes():
 
 def test_memory_is_a_fixed_pool_of_part_buffers(s3, bucket, source, monkeypatch):
     """However many parts, at most max_concurrency + 1 part buffers are ever made."""
-    from videohook import s3_copier
-
     made: list[int] = []
-    real = s3_copier._BufferPool.take
+    real = BufferPool.take
 
     def counting_take(self):
         buffer = real(self)
@@ -500,7 +490,7 @@ def test_memory_is_a_fixed_pool_of_part_buffers(s3, bucket, source, monkeypatch)
         return buffer
 
     made_buffers: list[bytearray] = []
-    monkeypatch.setattr(s3_copier._BufferPool, "take", counting_take)
+    monkeypatch.setattr(BufferPool, "take", counting_take)
     size = 9 * PART + 17
     result = copy_url_to_s3(
         source_url=video_url(source, size=size),

@@ -90,8 +90,11 @@ def test_workflow_events_drive_a_job_to_a_delivered_webhook(local_stack, seeded_
     assert polled["status"] == "succeeded"
 
     finalized = invoke("finalize_video", load("finalize_video"))
+    transfer = finalized.pop("transfer")  # how this attempt stored the video
     assert finalized == {"job_id": sample_id, "status": "succeeded"}
     job = store.get(sample_id)
+    assert transfer["bytes"] == job.video.bytes and transfer["kind"] in ("copy", "provider_upload")
+    assert transfer.keys() == load("publish_event")["transfer"].keys()
     bucket, key = job.video.s3_uri.removeprefix("s3://").split("/", 1)
     assert boto3.client("s3").head_object(Bucket=bucket, Key=key)["ContentLength"] == job.video.bytes
 

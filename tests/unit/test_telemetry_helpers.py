@@ -6,13 +6,13 @@ import json
 import logging
 import threading
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
 from devstack.lambda_bridge import LambdaContext
 from videohook import telemetry
-from videohook.models import Job, JobError, JobStatus, ProviderName, utc_now
+from videohook.models import Job, JobError, JobStatus, ProviderName, VideoTransfer, utc_now
 from videohook.providers.base import ProviderAuthError, ProviderMalformed, ProviderRejected
 
 
@@ -182,27 +182,14 @@ def test_job_finished_ignores_jobs_still_running(capsys) -> None:
     assert emf(capsys.readouterr().out) == []
 
 
-class _Store:
-    def __init__(self, stored: Job) -> None:
-        self.stored = stored
-
-    def get(self, job_id: str) -> Job:
-        return self.stored
-
-
-class _Runtime:
-    def __init__(self, stored: Job) -> None:
-        self.store = _Store(stored)
-
-
 def test_record_outcome_counts_only_the_step_that_ended_the_job(capsys) -> None:
     finished = job(JobStatus.SUCCEEDED)
     before = finished.completed_at - timedelta(seconds=1)
     after = finished.completed_at + timedelta(seconds=1)
-    runtime: Any = _Runtime(finished)
-    assert telemetry.record_outcome(runtime, finished.id, JobStatus.SUCCEEDED, since=before) == finished
-    assert telemetry.record_outcome(runtime, finished.id, JobStatus.SUCCEEDED, since=after) is None
-    assert telemetry.record_outcome(runtime, finished.id, JobStatus.RUNNING, since=before) is None
+    running = finished.model_copy(update={"status": JobStatus.RUNNING, "completed_at": None})
+    assert telemetry.record_outcome(finished, since=before) is True
+    assert telemetry.record_outcome(finished, since=after) is False
+    assert telemetry.record_outcome(running, since=before) is False
     assert [d.get("JobsSucceeded") for d in emf(capsys.readouterr().out)] == [[1.0], None]
 
 
@@ -230,10 +217,14 @@ def test_provider_request_counts_requests_and_unhealthy_answers(capsys) -> None:
     assert ["service", "provider", "operation"] in documents[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
 
 
+def transfer(kind: Literal["copy", "provider_upload"], *, bytes_copied: int, seconds: float) -> VideoTransfer:
+    return VideoTransfer(kind=kind, bytes=1000, bytes_copied=bytes_copied, seconds=seconds)
+
+
 def test_webhook_attempt_video_detected_video_copied_job_submitted(capsys) -> None:
     telemetry.webhook_attempt("vid_a", delivered=False, status_code=503)
     telemetry.video_detected("vid_a", lag_seconds=4.5)
-    telemetry.video_copied("vid_a", size=1000, seconds=0.5)
+    telemetry.video_copied("vid_a", transfer("copy", bytes_copied=1000, seconds=0.5))
     telemetry.job_submitted(job(JobStatus.QUEUED))
     attempt, detected, copied, submitted = emf(capsys.readouterr().out)
     assert (attempt["WebhookAttempts"], attempt["WebhookFailures"], attempt["status_code"]) == (
@@ -249,7 +240,7 @@ def test_webhook_attempt_video_detected_video_copied_job_submitted(capsys) -> No
     )
     assert copied["transfer"] == "copy"
     assert submitted["JobsSubmitted"] == [1.0] and submitted["provider"] == "xai"
-    telemetry.video_copied("vid_a", size=0, seconds=0.2, transfer="provider_upload")
+    telemetry.video_copied("vid_a", transfer("provider_upload", bytes_copied=0, seconds=0.2))
     (uploaded,) = emf(capsys.readouterr().out)
     assert (uploaded["CopyBytes"], uploaded["transfer"]) == ([0.0], "provider_upload")
     assert "CopyThroughput" not in uploaded
