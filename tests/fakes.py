@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
 
 from videohook.config import Settings
 from videohook.job_store import JobAlreadyTerminal, JobNotFound
@@ -243,3 +247,111 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
+
+
+# ---- the videohook API as its typed client sees it (tests/unit/test_client_*.py) ----------
+
+CLIENT_BASE_URL = "https://api.example.test/prod"
+CLIENT_API_KEY = "vh_secret_key_never_printed"
+VIDEO_BYTES = bytes(range(256)) * 4096 + b"tail"  # 1 MiB and a bit: several download chunks
+VIDEO_SHA256 = hashlib.sha256(VIDEO_BYTES).hexdigest()
+VIDEO_DOWNLOAD_URL = "https://bucket.s3.example.test/videos/vid_1.mp4?X-Amz-Signature=abc"
+
+
+def job_json(
+    job_id: str = "vid_1", status: str = "queued", progress: int = 0, **extra: Any
+) -> dict[str, Any]:
+    """A job as the API answers it (`GET /v1/videos/{id}`); `extra` replaces or adds fields."""
+    body = {
+        "id": job_id,
+        "status": status,
+        "provider": "sandbox",
+        "provider_request_id": "req_1",
+        "progress": progress,
+        "prompt": "A candle",
+        "model": "grok-imagine-video",
+        "duration": 2,
+        "resolution": "480p",
+        "aspect_ratio": None,
+        "image": None,
+        "reference_images": None,
+        "user": None,
+        "webhook_url": None,
+        "metadata": None,
+        "video": None,
+        "error": None,
+        "created_at": "2025-01-02T03:04:05Z",
+        "updated_at": "2025-01-02T03:04:05Z",
+        "completed_at": None,
+    }
+    body.update(extra)
+    return body
+
+
+def succeeded_json(job_id: str = "vid_1", **video: Any) -> dict[str, Any]:
+    """A succeeded job whose video is VIDEO_BYTES at VIDEO_DOWNLOAD_URL; `video` replaces its fields."""
+    return job_json(
+        job_id,
+        "succeeded",
+        100,
+        video={
+            "download_url": VIDEO_DOWNLOAD_URL,
+            "s3_uri": f"s3://bucket/videos/{job_id}.mp4",
+            "bytes": len(VIDEO_BYTES),
+            "sha256": VIDEO_SHA256,
+            "content_type": "video/mp4",
+            **video,
+        },
+        completed_at="2025-01-02T03:05:00Z",
+    )
+
+
+def error_json(status: int, code: str, message: str, field: str | None = None) -> httpx.Response:
+    """An error answer of the API: `{"error": {"code", "message", "field"}}`."""
+    return httpx.Response(status, json={"error": {"code": code, "message": message, "field": field}})
+
+
+def dropped_connection(request: httpx.Request) -> httpx.Response:
+    """An answer that never comes: the connection is refused."""
+    raise httpx.ConnectError("connection refused", request=request)
+
+
+class FakeApi:
+    """The API, S3 and a CDN behind one `httpx.MockTransport`: records every request;
+    `routes[(method, path)]` answers (a Response or a function of the request; several are
+    used in turn, the last one repeating)."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+        self.routes: dict[tuple[str, str], Any] = {}
+
+    def on(
+        self, method: str, path: str, *answers: httpx.Response | Callable[[httpx.Request], httpx.Response]
+    ):
+        self.routes[(method, path)] = list(answers)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        key = (request.method, request.url.raw_path.decode().split("?")[0])
+        answers = self.routes.get(key)
+        if not answers:
+            return httpx.Response(404, json={"error": {"code": "not_found", "message": "no such route"}})
+        answer = answers.pop(0) if len(answers) > 1 else answers[0]
+        return answer(request) if callable(answer) else answer
+
+    def sent(self, method: str, path: str) -> list[httpx.Request]:
+        return [r for r in self.requests if r.method == method and r.url.path == path]
+
+    def submits_then_polls(self, *polls: dict[str, Any]) -> None:
+        """`POST /v1/videos` creates job vid_1 (queued); its `GET`s answer `polls` in turn."""
+        self.on("POST", "/prod/v1/videos", httpx.Response(202, json=job_json()))
+        self.on("GET", "/prod/v1/videos/vid_1", *(httpx.Response(200, json=poll) for poll in polls))
+
+    def serves_video(self, content: bytes = VIDEO_BYTES) -> None:
+        """VIDEO_DOWNLOAD_URL answers `content`, streamed in chunks."""
+
+        def stream(request: httpx.Request) -> httpx.Response:
+            chunks = (content[i : i + 65536] for i in range(0, len(content), 65536))
+            return httpx.Response(200, content=chunks)
+
+        self.on("GET", urlsplit(VIDEO_DOWNLOAD_URL).path, stream)

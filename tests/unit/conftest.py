@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from moto import mock_aws
+from videohook_client import VideohookClient
+
+from tests.fakes import CLIENT_API_KEY, CLIENT_BASE_URL, FakeApi, FakeClock
 
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -27,3 +31,25 @@ def in_process_aws() -> Iterator[None]:
             patch.delenv(name, raising=False)
         with mock_aws():
             yield
+
+
+@pytest.fixture
+def api() -> FakeApi:
+    """The in-memory API of the client tests (here, in place of tests/conftest.py's local stack)."""
+    return FakeApi()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def client(api: FakeApi, clock: FakeClock) -> VideohookClient:
+    """A client of `api` that sleeps and reads the time on `clock`."""
+    client = VideohookClient(
+        CLIENT_BASE_URL, CLIENT_API_KEY, http=httpx.Client(transport=httpx.MockTransport(api))
+    )
+    client._sleep = clock.sleep
+    client._clock = clock
+    return client
