@@ -9,6 +9,8 @@ from tests.unit.cli_runner import run_cli
 
 
 class Tty(io.StringIO):
+    """A stderr that says it is a terminal."""
+
     def isatty(self) -> bool:
         return True
 
