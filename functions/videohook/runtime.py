@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from videohook import telemetry
 from videohook.config import Settings, get_settings
 from videohook.models import ProviderName
 
@@ -99,6 +100,7 @@ class Runtime:
     def http(self) -> httpx.Client:
         import httpx
 
+        telemetry.trace_http_clients()  # before the client: the patch replaces httpx.Client
         return httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=False)
 
     @cached_property
@@ -129,6 +131,23 @@ class Runtime:
         return build_adapter(
             provider, settings=self.settings, api_key=self.provider_key(provider), client=self.http
         )
+
+    def warm(self) -> None:
+        """Create every AWS client and table of the process now, as their first use would
+        (before a SnapStart snapshot: videohook.snap_start). Makes no call."""
+        clients = ("s3", "sfn", "sns", "sqs", "events", "_secrets")
+        tables = ("store", "deliveries", "history", "idempotency_store")
+        for name in clients + tables:
+            getattr(self, name)
+
+    def forget_connections(self) -> None:
+        """Close the HTTP client and drop the cached secrets, if any (after a SnapStart restore:
+        no two instances restored from one snapshot share a connection)."""
+        if "http" in vars(self):
+            self.http.close()
+            del self.http
+        if "_secrets" in vars(self):
+            del self._secrets
 
     @cached_property
     def history(self) -> JobHistory:

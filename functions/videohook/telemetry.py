@@ -119,17 +119,29 @@ INVOCATION_KEYS = ("job_id", "correlation_id", "function_name", "function_reques
 _tracer_lock = threading.Lock()
 
 
+# What X-Ray's SDK patches when the tracer is created: the AWS calls (boto3 is botocore). Not
+# every library it supports (Powertools' default): that would import httpx into every
+# handler, which only the processes calling a provider or a webhook use (`trace_http_clients`).
+PATCHED_MODULES = ("botocore",)
+
+
 @functools.cache
 def _create_tracer() -> Tracer:
     from aws_lambda_powertools import Tracer
 
-    return Tracer(service=SERVICE)
+    return Tracer(service=SERVICE, patch_modules=PATCHED_MODULES)
 
 
 def tracer() -> Tracer:
     """The X-Ray tracer, created (and botocore patched) by the first call in the process."""
     with _tracer_lock:  # the local stack runs handlers in threads: create and patch once
         return _create_tracer()
+
+
+def trace_http_clients() -> None:
+    """Trace the requests of every httpx client created from here on (provider and webhook
+    calls): X-Ray's httpx patch, applied by the process that creates one, before it does."""
+    tracer().patch(modules=("httpx",))
 
 
 def instrument(handler: Handler) -> Handler:
