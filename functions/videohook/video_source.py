@@ -80,7 +80,9 @@ def _connection(url: str, connect_timeout: float) -> tuple[http.client.HTTPConne
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise VideoCopyError("the video URL is not an http(s) URL")
     if parts.scheme == "https":
-        import httpx  # its TLS context: certifi's CA bundle, as for every other request
+        # Here, not at module level: only an https source needs it (cold start). Its TLS
+        # context: certifi's CA bundle, as for every other request.
+        import httpx
 
         context = httpx.create_ssl_context()
         connection: http.client.HTTPConnection = http.client.HTTPSConnection(
