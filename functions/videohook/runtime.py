@@ -32,7 +32,7 @@ class Runtime:
 
     @staticmethod
     def _config(**options: Any) -> Any:
-        from botocore.config import Config
+        from botocore.config import Config  # at the first client, not at import (cold start)
 
         # Standard retries: throttling and 5xx are retried with jittered exponential backoff,
         # 8 retries after the first attempt. (Adaptive mode would also rate-limit the client
@@ -44,13 +44,13 @@ class Runtime:
         )
 
     def _client(self, service: str, **options: Any) -> Any:
-        import boto3
+        import boto3  # at the first client, not at import (cold start)
 
         return boto3.client(service, config=self._config(**options))
 
     def _table(self, name: str) -> Any:
         """A DynamoDB Table resource with the same retry policy as every client."""
-        import boto3
+        import boto3  # at the first table, not at import (cold start)
 
         return boto3.resource("dynamodb", config=self._config()).Table(name)
 
@@ -77,19 +77,20 @@ class Runtime:
 
     @cached_property
     def deliveries(self) -> DeliveryLog:
-        from videohook.webhook_delivery import DeliveryLog
+        from videohook.webhook_delivery import DeliveryLog  # deliveries only (cold start)
 
         return DeliveryLog(self._table(self.settings.deliveries_table))
 
     @cached_property
     def store(self) -> JobStore:
-        from videohook.job_store import JobStore
+        from videohook.job_store import JobStore  # at first use (cold start)
 
         return JobStore(self._table(self.settings.jobs_table))
 
     @cached_property
     def idempotency_store(self) -> Any:
         """Powertools' DynamoDB persistence layer on the IdempotencyTable (submits only)."""
+        # Submits only (cold start).
         from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
         return DynamoDBPersistenceLayer(
@@ -98,7 +99,7 @@ class Runtime:
 
     @cached_property
     def http(self) -> httpx.Client:
-        import httpx
+        import httpx  # provider and webhook calls only (cold start)
 
         telemetry.trace_http_clients()  # before the client: the patch replaces httpx.Client
         return httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=False)
@@ -106,7 +107,7 @@ class Runtime:
     @cached_property
     def _secrets(self) -> Any:
         """Powertools' Secrets Manager provider (it caches values for max_age), on our retry policy."""
-        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider  # at first secret (cold start)
 
         return SecretsProvider(boto3_client=self._client("secretsmanager"))
 
@@ -126,7 +127,7 @@ class Runtime:
         return self._secret(self.settings.webhook_secret_arn, json=False)
 
     def adapter(self, provider: ProviderName) -> ProviderAdapter:
-        from videohook.providers import build_adapter
+        from videohook.providers import build_adapter  # every adapter: provider calls only (cold start)
 
         return build_adapter(
             provider, settings=self.settings, api_key=self.provider_key(provider), client=self.http
@@ -152,7 +153,7 @@ class Runtime:
     @cached_property
     def history(self) -> JobHistory:
         """Recent completion times per kind of job (items `history#<kind>` of the jobs table)."""
-        from videohook.job_history import JobHistory
+        from videohook.job_history import JobHistory  # the poll step only (cold start)
 
         return JobHistory(self._table(self.settings.jobs_table))
 

@@ -127,7 +127,7 @@ PATCHED_MODULES = ("botocore",)
 
 @functools.cache
 def _create_tracer() -> Tracer:
-    from aws_lambda_powertools import Tracer
+    from aws_lambda_powertools import Tracer  # at the first use, not at import (cold start)
 
     return Tracer(service=SERVICE, patch_modules=PATCHED_MODULES)
 
