@@ -1,7 +1,9 @@
 """A loopback HTTP server that plays API Gateway's REST proxy integration.
 
-Requests become version 1.0 proxy events for the same `handlers.api.handler`
-that API Gateway invokes in the cloud. The routes are the template's own
+Requests become version 1.0 proxy events for the api function's handler, the one
+API Gateway invokes in the cloud, each on an instance of it from a pool
+(devstack.lambda_instances): requests are served side by side, one at a time
+per instance, like Lambda's concurrent instances. The routes are the template's own
 (`AWS::ApiGateway::Resource` / `Method`): a method the template lacks gets the
 MISSING_AUTHENTICATION_TOKEN gateway response, and like API Gateway with
 `apiKeyRequired`, a request without a known `x-api-key` gets 403 before the
@@ -26,6 +28,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from devstack.lambda_bridge import LambdaContext
+from devstack.lambda_instances import DEFAULT_CONCURRENCY, Handler, InstancePool
+from devstack.moto_server import LISTEN_BACKLOG
 
 logger = logging.getLogger(__name__)
 # API Gateway's payload limit.
@@ -177,24 +181,22 @@ def build_event(
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     # API Gateway takes bursts of connections; socketserver's default backlog of 5 resets them.
-    request_queue_size = 128
+    request_queue_size = LISTEN_BACKLOG
 
 
 class ApiGatewayEmulator:
     def __init__(
         self,
-        handler: Callable[[dict[str, Any], Any], dict[str, Any]],
+        new_instance: Callable[[], Handler],
         api_keys: list[str],
         *,
+        concurrency: int = DEFAULT_CONCURRENCY,
         gateway_responses: dict[str, tuple[int, bytes]] | None = None,
         routes: list[Route] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        self._handler = handler
-        # One api Lambda instance handles one request at a time (Powertools' resolver keeps
-        # the current event on the module's app): so does the emulator's one "instance".
-        self._instance = threading.Lock()
+        self.instances = InstancePool(new_instance, concurrency)
         self._gateway_responses = {**DEFAULT_GATEWAY_RESPONSES, **(gateway_responses or {})}
         self._routes = routes
         self._tenants = {key: tenant_id_for(key) for key in api_keys}
@@ -292,8 +294,8 @@ class ApiGatewayEmulator:
             gateway_response("INTEGRATION_FAILURE")
             return
         try:
-            with self._instance:
-                response = self._handler(event, LambdaContext(function_name="videohook-api"))
+            with self.instances.instance() as handler:
+                response = handler(event, LambdaContext(function_name="videohook-api"))
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException:  # noqa: BLE001 - API Gateway answers a crashed integration with 502

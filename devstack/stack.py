@@ -7,11 +7,9 @@ import json
 import logging
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,16 +20,11 @@ REGION = "us-east-1"
 DEFAULT_PORT = 8787
 DEFAULT_API_KEY = "vh_local_dev_key"
 SANDBOX_API_KEY = "sandbox-local-key"
+API_HANDLER = "handlers.api.handler"
 PROVIDER_KEY_ENV = {"cometapi": "COMETAPI_API_KEY", "xai": "XAI_API_KEY", "aimlapi": "AIMLAPI_API_KEY"}
 
 if str(REPO / "functions") not in sys.path:
     sys.path.insert(0, str(REPO / "functions"))
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def synthesize(outdir: Path) -> dict[str, Any]:
@@ -105,7 +98,6 @@ class LocalStack:
 
     def start(self) -> LocalStack:
         from moto.core.config import default_user_config
-        from moto.server import ThreadedMotoServer
 
         from devstack import lambda_bridge, time_scale
         from devstack.api_gateway import (
@@ -113,6 +105,9 @@ class LocalStack:
             gateway_responses_from_template,
             routes_from_template,
         )
+        from devstack.function_environment import functions_environment
+        from devstack.lambda_instances import concurrency_from_template
+        from devstack.moto_server import MotoServer, list_services_once, serialize_dynamodb_writes
         from devstack.template import TemplateResolver, create_resources
 
         template = self.config.template
@@ -120,8 +115,8 @@ class LocalStack:
             template = synthesize(Path(tempfile.mkdtemp(prefix="videohook-cdk-")))
         self.template = template
 
-        moto_port = _free_port()
-        moto_url = f"http://127.0.0.1:{moto_port}"
+        self.moto = MotoServer()
+        moto_url = self.moto.url
         os.environ.update(
             AWS_ACCESS_KEY_ID="testing",
             AWS_SECRET_ACCESS_KEY="testing",
@@ -130,14 +125,14 @@ class LocalStack:
             AWS_REGION=REGION,
             AWS_ENDPOINT_URL=moto_url,
             # moto's Step Functions interpreter calls Lambda and other services through this port.
-            MOTO_PORT=str(moto_port),
+            MOTO_PORT=str(self.moto.port),
         )
         default_user_config["stepfunctions"]["execute_state_machine"] = True
         lambda_bridge.install()
         time_scale.install(self.config.time_scale)
-        serialize_moto_dynamodb_writes()
+        serialize_dynamodb_writes()
+        list_services_once()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
-        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
         self.moto.start()
 
         provider_keys = dict(self.config.provider_keys)
@@ -160,16 +155,17 @@ class LocalStack:
         import boto3
 
         environments = create_resources(resolver, boto3.session.Session(), secret_values=secret_values)
-        for variables in environments.values():
-            self.environment.update(variables)
-        self.environment.update(overrides)
-        if os.environ.get("POWERTOOLS_LOG_LEVEL"):  # the operator's choice beats the template's
-            self.environment["POWERTOOLS_LOG_LEVEL"] = os.environ["POWERTOOLS_LOG_LEVEL"]
-        self.environment.update(
-            VIDEOHOOK_PROVIDER=self.config.provider,
-            VIDEOHOOK_TIME_SCALE=str(self.config.time_scale),
-            VIDEOHOOK_ALLOW_LOOPBACK_WEBHOOKS="1" if self.config.allow_loopback_webhooks else "0",
-            POWERTOOLS_TRACE_DISABLED="1",
+        self.environment = functions_environment(
+            template,
+            environments,
+            operator=os.environ,
+            stack={
+                **overrides,
+                "VIDEOHOOK_PROVIDER": self.config.provider,
+                "VIDEOHOOK_TIME_SCALE": str(self.config.time_scale),
+                "VIDEOHOOK_ALLOW_LOOPBACK_WEBHOOKS": "1" if self.config.allow_loopback_webhooks else "0",
+                "POWERTOOLS_TRACE_DISABLED": "1",
+            },
         )
         # Handlers run in this process: their environment is the process environment.
         os.environ.update(self.environment)
@@ -189,10 +185,12 @@ class LocalStack:
             lambda_client=boto3.client("lambda"),
         ).start()
 
-        api_handler = lambda_bridge.resolve_handler("handlers.api.handler")
+        # Each instance of the api function: a handler bound to its own resolver.
+        module, _, _ = API_HANDLER.rpartition(".")
         self.api = ApiGatewayEmulator(
-            api_handler,
+            lambda_bridge.resolve_handler(f"{module}.new_instance"),
             self.config.api_keys,
+            concurrency=concurrency_from_template(template, API_HANDLER),
             gateway_responses=gateway_responses_from_template(template),
             routes=routes_from_template(template),
             port=self.config.port,
@@ -215,31 +213,6 @@ class LocalStack:
         for part in (self.api, self.scheduler, self.sandbox, self.moto):
             if part is not None:
                 part.stop()
-
-
-_dynamodb_write_lock = threading.RLock()
-
-
-def serialize_moto_dynamodb_writes() -> None:
-    """Make moto's conditional writes atomic, as DynamoDB's are.
-
-    moto checks a ConditionExpression and then writes, with no lock between: two
-    concurrent conditional puts can both succeed, which DynamoDB never allows (the
-    idempotent submit relies on exactly that). One lock around every write restores it.
-    """
-    from moto.dynamodb.models import DynamoDBBackend
-
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item"):
-        original = getattr(DynamoDBBackend, name, None)
-        if original is None or getattr(original, "_videohook_serialized", False):
-            continue
-
-        def serialized(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
-            with _dynamodb_write_lock:
-                return _original(*args, **kwargs)
-
-        serialized._videohook_serialized = True  # type: ignore[attr-defined]
-        setattr(DynamoDBBackend, name, serialized)
 
 
 def _secret_ids_by_variable(template: dict[str, Any]) -> dict[str, str]:

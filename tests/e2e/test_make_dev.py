@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -28,6 +29,8 @@ def test_dev_stack_prints_its_ready_line_and_serves_the_api():
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "VIDEOHOOK_", "MOTO_"))}
     env.update(VIDEOHOOK_PORT=str(port), VIDEOHOOK_API_KEY="vh_dev_test", VIDEOHOOK_TIME_SCALE="0.02")
+    # A deployment setting from the environment beats the template's (devstack.function_environment).
+    env.update(VIDEOHOOK_DOWNLOAD_URL_TTL_SECONDS="1234")
     process = subprocess.Popen(
         [sys.executable, "-m", "devstack"],
         cwd=REPO,
@@ -60,6 +63,8 @@ def test_dev_stack_prints_its_ready_line_and_serves_the_api():
             while (job := api.get(f"/v1/videos/{job_id}").json())["status"] != "succeeded":
                 assert time.monotonic() < deadline, job
                 time.sleep(0.3)
+            query = parse_qs(urlsplit(job["video"]["download_url"]).query)
+            assert query["X-Amz-Expires"] == ["1234"]
     finally:
         process.send_signal(signal.SIGTERM)
         try:

@@ -106,7 +106,7 @@ def emulator() -> Iterator[tuple[ApiGatewayEmulator, list[dict[str, Any]]]]:
         return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": '{"ok": true}'}
 
     running = ApiGatewayEmulator(
-        handler,
+        lambda: handler,
         [KEY],
         gateway_responses=gateway_responses_from_template(TEMPLATE),
         routes=routes_from_template(TEMPLATE),
@@ -174,29 +174,40 @@ def test_a_burst_of_connections_is_accepted(emulator) -> None:
     assert codes == [200] * 40
 
 
-def test_the_handler_runs_one_request_at_a_time_like_one_lambda_instance() -> None:
-    """Powertools' resolver keeps the current event on the module's app: concurrent calls into
-    one process would hand a request another request's body. Connections are still accepted
-    concurrently; the handler calls are serialized."""
+def test_requests_run_side_by_side_each_instance_one_at_a_time() -> None:
+    """Like Lambda's instances: each instance (its own resolver, which keeps the current
+    request) handles one request at a time; concurrent requests run on other instances,
+    at once, and every request gets its own answer."""
     import concurrent.futures
     import threading
     import time
 
-    inside, overlaps = [0], []
     guard = threading.Lock()
+    inside: dict[int, int] = {}  # instance -> requests inside it now
+    overlaps: list[int] = []  # requests inside the same instance, seen at each entry
+    at_once, all_inside = [0], threading.Barrier(8, timeout=10)
 
-    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    def new_instance() -> Any:
         with guard:
-            inside[0] += 1
-            overlaps.append(inside[0])
-        time.sleep(0.01)
-        with guard:
-            inside[0] -= 1
-        return {"statusCode": 200, "body": event["body"] or ""}
+            number = len(inside)
+            inside[number] = 0
 
-    running = ApiGatewayEmulator(handler, [KEY]).start()
+        def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            with guard:
+                inside[number] += 1
+                overlaps.append(inside[number])
+                at_once[0] = max(at_once[0], sum(inside.values()))
+            all_inside.wait()  # the first 8 requests are all inside their instances together
+            time.sleep(0.01)
+            with guard:
+                inside[number] -= 1
+            return {"statusCode": 200, "body": event["body"] or ""}
+
+        return handler
+
+    running = ApiGatewayEmulator(new_instance, [KEY], concurrency=8).start()
     try:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
             bodies = [f"request-{index}" for index in range(32)]
             answers = list(
                 pool.map(
@@ -209,4 +220,5 @@ def test_the_handler_runs_one_request_at_a_time_like_one_lambda_instance() -> No
     finally:
         running.stop()
     assert answers == bodies  # every request got its own answer
-    assert max(overlaps) == 1
+    assert max(overlaps) == 1  # never two requests in one instance
+    assert at_once[0] == 8 and len(inside) == 8  # side by side, up to the concurrency
