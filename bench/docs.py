@@ -95,10 +95,11 @@ Every figure sits beside its baseline from the same run; ratios are figure / bas
   sandbox's generation times are multiplied by the time scale; Lambda and HTTP overheads are
   not. The local stack is one Python process (moto's server, its Step Functions interpreter,
   every handler, the API): 100 jobs at once measure its throughput under the GIL, not what
-  AWS would do with 100 concurrent Lambdas. Its API emulator is one api Lambda instance,
-  which handles one request at a time (as a Lambda instance does; Powertools' resolver keeps
-  the current request on the module's app), so 100 simultaneous submits queue there: the
-  submit latencies are that queue's, where AWS would run 100 instances side by side.
+  AWS would do with 100 concurrent Lambdas. Its API emulator runs the api function's
+  instances side by side (`devstack.lambda_instances`: one request at a time per instance,
+  each with its own resolver, as many instances as requests up to the function's
+  concurrency, 100 unless the template reserves one), so simultaneous submits do not queue
+  behind each other; they share the process's CPU with everything else the stack runs.
 """
 
 

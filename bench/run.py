@@ -276,6 +276,11 @@ def cost_rows(stack: dict[str, Any] | None) -> list[Row]:
     return rows
 
 
+# The local stack's API serves concurrent requests side by side (devstack.lambda_instances), as
+# API Gateway does with concurrent Lambda instances: simultaneous submits do not queue.
+STACK_LATENCY_TARGETS = {"submit latency p99": 2.0}
+
+
 def stack_rows(stack: dict[str, Any], config: Config) -> list[Row]:
     jobs = stack["jobs"]
     section = f"local stack, {jobs} concurrent jobs (time scale {stack.get('time_scale', config.time_scale)})"
@@ -300,6 +305,7 @@ def stack_rows(stack: dict[str, Any], config: Config) -> list[Row]:
         for q, label in ((0.5, "p50"), (0.99, "p99")):
             value = _percentile(values, q)
             base = _percentile(baseline, q)
+            limit = STACK_LATENCY_TARGETS.get(f"{name} {label}")
             rows.append(
                 Row(
                     section,
@@ -307,6 +313,8 @@ def stack_rows(stack: dict[str, Any], config: Config) -> list[Row]:
                     _seconds(value),
                     f"one job at a time ({len(baseline)}): {_seconds(base)}",
                     _ratio(value, base),
+                    f"<= {limit:g} s" if limit is not None else "",
+                    _verdict(value <= limit) if limit is not None else "",
                 )
             )
     return rows
