@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.utilities.data_classes.api_gateway_proxy_event import APIGatewayProxyEvent
 
 from handlers.rest_api import deliveries, errors, meta, request_context, uploads, videos
 from handlers.rest_api.body_checks import refuse_before_parsing
@@ -31,15 +32,27 @@ def new_resolver() -> APIGatewayRestResolver:
 
 
 def new_instance() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    """The handler of one Lambda instance: its own resolver (Powertools' resolver keeps the
-    request it answers, so one resolver answers one request at a time). Its routes read the
-    request through `rest_api.request_context`, never through the shared Routers."""
+    """The handler of one Lambda instance, with its own resolver: one resolver answers one
+    request at a time, so instances side by side (threads of one process) each need one.
+
+    Powertools' resolve() also records the request in class attributes shared by every
+    resolver (`BaseRouter.current_event`, `.lambda_context`), which a concurrent request
+    overwrites. So the handler gives its resolver the request as its own attributes first
+    (as Powertools' Router does when it delegates to its resolver), which every read through
+    the resolver then finds, and the routes read the request through the resolver of this
+    thread's request (`rest_api.request_context`), never through the shared Routers.
+    """
     resolver = new_resolver()
 
     @telemetry.instrument
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        refusal = refuse_before_parsing(event)
+        if refusal is not None:
+            return refusal
+        resolver.current_event = APIGatewayProxyEvent(event)
+        resolver.lambda_context = context
         with request_context.answering(resolver):
-            return refuse_before_parsing(event) or resolver.resolve(event, context)
+            return resolver.resolve(event, context)
 
     return handler
 

@@ -3,11 +3,6 @@ and the payloads that travel through the state machine."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import math
-import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -23,6 +18,16 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from videohook.request_rules import (
+    MAX_IMAGE_BYTES,
+    MAX_METADATA_BYTES,
+    MAX_METADATA_DEPTH,
+    MAX_URL_CHARS,
+    image_url,
+    metadata_rule,
+    reference_image_url,
+)
+
 ASPECT_RATIOS = ("1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3")
 AspectRatio = Literal["1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3"]
 Resolution = Literal["480p", "720p", "1080p"]
@@ -30,25 +35,16 @@ Resolution = Literal["480p", "720p", "1080p"]
 KNOWN_MODELS = ("grok-imagine-video", "grok-imagine-video-1.5")
 MODELS_WITHOUT_1080P = ("grok-imagine-video",)
 MAX_PROMPT_CHARS = 4096
-MAX_URL_CHARS = 2048
 MAX_REFERENCE_IMAGES = 7
 MAX_METADATA_KEYS = 32
-MAX_METADATA_BYTES = 4096
-MAX_METADATA_DEPTH = 4
-# API Gateway passes at most 10 MB and Lambda accepts at most 6 MB of event: a data URI's
-# base64 text (4/3 of the image) must fit in that with the rest of the request.
-MAX_IMAGE_BYTES = 4 * 1024 * 1024
 # Larger images go through POST /v1/uploads (a presigned S3 PUT).
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 UPLOAD_CONTENT_TYPES = ("image/png", "image/jpeg", "image/webp")
 UploadContentType = Literal["image/png", "image/jpeg", "image/webp"]
 UPLOAD_ID_PATTERN = r"^upl_[0-9a-z]{26}$"
 IMAGE_URL_PATTERN = r"^(https://|data:image/(png|jpeg|webp);base64,)"
-DATA_URI = re.compile(r"^data:image/(png|jpeg|webp);base64,(?P<data>[A-Za-z0-9+/=\s]+)$")
 # The header that makes a POST safe to retry; errors about it name it as their field.
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
-# The PydanticCustomError type of an image over MAX_IMAGE_BYTES: the API answers it 413, not 400.
-IMAGE_TOO_LARGE = "image_too_large"
 
 
 class ProviderName(StrEnum):
@@ -95,83 +91,6 @@ class JobError(Model):
     message: str
 
 
-# ---- request rules that need no runtime state ----------------------------------------
-# Each raises a PydanticCustomError whose type is the API's error code and whose message is
-# the API's message (the handler adds no field prefix to these).
-
-
-def _image_url(url: str) -> str:
-    """An https URL, or a PNG/JPEG/WebP data URI of 1 to MAX_IMAGE_BYTES decoded bytes."""
-    if url.startswith("data:"):
-        match = DATA_URI.match(url)
-        if not match:
-            raise PydanticCustomError(
-                "invalid_image", "data URIs must be data:image/(png|jpeg|webp);base64,..."
-            )
-        try:
-            decoded = base64.b64decode(match.group("data"), validate=False)
-        except binascii.Error as error:
-            raise PydanticCustomError("invalid_image", "the data URI is not valid base64") from error
-        if not decoded:
-            raise PydanticCustomError("invalid_image", "the data URI holds no image")
-        if len(decoded) > MAX_IMAGE_BYTES:
-            raise PydanticCustomError(IMAGE_TOO_LARGE, f"the image exceeds {MAX_IMAGE_BYTES} bytes")
-        return url
-    if not url.startswith("https://") or len(url) <= len("https://"):
-        raise PydanticCustomError("invalid_image", "image URLs must be https URLs or data URIs")
-    if len(url) > MAX_URL_CHARS:
-        raise PydanticCustomError("invalid_image", f"image URLs are limited to {MAX_URL_CHARS} characters")
-    return url
-
-
-def _reference_image(url: str) -> str:
-    if not url.startswith("https://"):
-        raise PydanticCustomError("invalid_image", "reference images must be https URLs")
-    return url
-
-
-def _numbers(value: Any) -> list[int | float]:
-    if isinstance(value, dict):
-        return [number for item in value.values() for number in _numbers(item)]
-    if isinstance(value, list):
-        return [number for item in value for number in _numbers(item)]
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return [value]
-    return []
-
-
-def storable_number(number: int | float) -> bool:
-    """What a DynamoDB number can hold: 38 significant digits, magnitude 1e-130 to 1e126."""
-    if isinstance(number, int):
-        return len(str(abs(number)).rstrip("0") or "0") <= 38 and abs(number) < 10**126
-    return math.isfinite(number) and (number == 0 or 1e-130 <= abs(number) < 1e126)
-
-
-def _depth(value: Any) -> int:
-    if isinstance(value, dict):
-        return 1 + max((_depth(item) for item in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((_depth(item) for item in value), default=0)
-    return 0
-
-
-def _metadata(metadata: dict[str, Any]) -> dict[str, Any]:
-    """What a job record can store and return: bounded size and depth, DynamoDB numbers."""
-    if len(json.dumps(metadata).encode()) > MAX_METADATA_BYTES:
-        raise PydanticCustomError(
-            "metadata_too_large", f"metadata exceeds {MAX_METADATA_BYTES} bytes of JSON"
-        )
-    if _depth(metadata) > MAX_METADATA_DEPTH:
-        raise PydanticCustomError(
-            "metadata_too_deep", f"metadata nests deeper than {MAX_METADATA_DEPTH} levels"
-        )
-    if not all(storable_number(number) for number in _numbers(metadata)):
-        raise PydanticCustomError(
-            "invalid_metadata", "metadata numbers must have at most 38 digits and lie within 1e-130 and 1e125"
-        )
-    return metadata
-
-
 class ImageInput(Model):
     """The first frame: exactly one of `url` and `upload_id`."""
 
@@ -214,7 +133,7 @@ class _RequestedImageUrl(Model):
 
     Not on ImageInput itself: jobs show that model too, with data URIs shortened."""
 
-    url: Annotated[str, AfterValidator(_image_url)]
+    url: Annotated[str, AfterValidator(image_url)]
 
 
 EventType = Literal[
@@ -241,7 +160,7 @@ class CreateVideoRequest(Model):
     aspect_ratio: AspectRatio | None = None
     image: ImageInput | None = Field(default=None, description="Image to video: the first frame")
     reference_images: (
-        list[Annotated[str, Field(max_length=MAX_URL_CHARS), AfterValidator(_reference_image)]] | None
+        list[Annotated[str, Field(max_length=MAX_URL_CHARS), AfterValidator(reference_image_url)]] | None
     ) = Field(
         default=None,
         min_length=1,
@@ -315,7 +234,7 @@ class CreateVideoRequest(Model):
     @field_validator("metadata")
     @classmethod
     def _metadata(cls, metadata: dict[str, Any] | None) -> dict[str, Any] | None:
-        return None if metadata is None else _metadata(metadata)
+        return None if metadata is None else metadata_rule(metadata)
 
 
 class VideoArtifact(Model):

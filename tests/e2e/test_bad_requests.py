@@ -18,7 +18,8 @@ from boto3.dynamodb.conditions import Key
 
 from devstack.api_gateway import tenant_id_for
 from tests.conftest import API_KEY
-from videohook.models import MAX_IMAGE_BYTES, MAX_UPLOAD_BYTES
+from videohook.models import MAX_UPLOAD_BYTES
+from videohook.request_rules import MAX_IMAGE_BYTES
 
 pytestmark = pytest.mark.e2e
 

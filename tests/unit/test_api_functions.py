@@ -20,7 +20,8 @@ from tests.fakes import FakeRuntime, FakeS3
 from videohook import idempotency, job_reads, uploads
 from videohook.config import Settings
 from videohook.errors import DomainError, InvalidInput
-from videohook.models import CreateUploadRequest, Job, JobStatus, ProviderName, storable_number
+from videohook.models import CreateUploadRequest, Job, JobStatus, ProviderName
+from videohook.request_rules import storable_number
 
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:Videohook-StateMachine"
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

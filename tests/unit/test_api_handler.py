@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 
 from handlers import api
-from handlers.rest_api import deliveries, uploads, videos
+from handlers.rest_api import deliveries, request_context, uploads, videos
 from handlers.rest_api import errors as api_errors
 from tests.fakes import FakeRuntime
 from videohook import errors, job_reads
-from videohook.models import MAX_IMAGE_BYTES, JobView, ProviderName, utc_now
+from videohook.models import JobView, ProviderName, utc_now
+from videohook.request_rules import MAX_IMAGE_BYTES
 
 TOO_LARGE_DATA_URI = "data:image/png;base64," + "A" * ((MAX_IMAGE_BYTES // 3 + 1) * 4)
 
@@ -270,8 +271,10 @@ def test_two_instances_answer_interleaved_requests_each_with_its_own(
     def get_job(runtime: Any, job_id: str, *, tenant_id: str) -> JobView:
         both_inside.wait()  # the other instance has received its request too
         now = utc_now()
+        # The tenant as the route read it, and as read now, after the other request began.
+        prompt = f"{tenant_id} {request_context.tenant_id()}"
         return JobView(
-            id=job_id, provider=ProviderName.SANDBOX, prompt=tenant_id, created_at=now, updated_at=now
+            id=job_id, provider=ProviderName.SANDBOX, prompt=prompt, created_at=now, updated_at=now
         )
 
     monkeypatch.setattr(job_reads, "get_job", get_job)
@@ -289,8 +292,8 @@ def test_two_instances_answer_interleaved_requests_each_with_its_own(
     for thread in threads:
         thread.join(timeout=20)
     (status_a, job_a, _), (status_b, job_b, _) = answers["first"], answers["second"]
-    assert (status_a, job_a["id"], job_a["prompt"]) == (200, "vid_tenant_a", "tenant_a")
-    assert (status_b, job_b["id"], job_b["prompt"]) == (200, "vid_tenant_b", "tenant_b")
+    assert (status_a, job_a["id"], job_a["prompt"]) == (200, "vid_tenant_a", "tenant_a tenant_a")
+    assert (status_b, job_b["id"], job_b["prompt"]) == (200, "vid_tenant_b", "tenant_b tenant_b")
 
 
 def test_an_instance_is_instrumented_like_the_module_handler() -> None:

@@ -16,8 +16,6 @@ from videohook import job_ids, submit, wait_policy, workflow_steps
 from videohook.config import MIN_JOB_DEADLINE_SECONDS, Settings
 from videohook.errors import DomainError, ProviderRefused, ProviderUnavailable
 from videohook.models import (
-    MAX_IMAGE_BYTES,
-    MAX_METADATA_BYTES,
     CreateVideoRequest,
     Job,
     JobError,
@@ -38,6 +36,7 @@ from videohook.providers.base import (
     ProviderTransient,
     ProviderUnsupported,
 )
+from videohook.request_rules import MAX_IMAGE_BYTES, MAX_METADATA_BYTES
 from videohook.submit_checks import prepare
 
 PNG_DATA_URI = (

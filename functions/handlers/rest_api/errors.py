@@ -11,7 +11,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from pydantic_core.core_schema import ErrorType
 
 from videohook import errors
-from videohook.models import IDEMPOTENCY_KEY_HEADER, IMAGE_TOO_LARGE
+from videohook.models import IDEMPOTENCY_KEY_HEADER
+from videohook.request_rules import IMAGE_TOO_LARGE
 
 JSON = "application/json"
 

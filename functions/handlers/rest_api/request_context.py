@@ -4,10 +4,10 @@ The route modules' Routers are shared by every resolver that includes them, and 
 reads request state (`current_event`, `lambda_context`) from the LAST resolver that
 included it: with several instances in one process (the local stack serves requests side
 by side, one resolver per simulated Lambda instance), that would be another instance's
-request. So each instance's handler puts its own resolver in a context variable for the
-time of one request (`answering`), and routes read the request through `tenant_id()` and
-`lambda_context()` here. Context variables are per thread: concurrent instances each see
-their own.
+request. So each instance's handler (handlers.api.new_instance) puts its own resolver in a
+context variable for the time of one request (`answering`), and routes read the request
+through `tenant_id()` and `lambda_context()` here. Context variables are per thread:
+concurrent instances each see their own.
 """
 
 from __future__ import annotations
