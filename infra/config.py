@@ -140,6 +140,10 @@ class VideohookConfig(_Section):
         default_factory=lambda: ["https"], min_length=1, description="URL schemes accepted for webhook_url"
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    snap_start: bool = Field(
+        default=False,
+        description="Lambda SnapStart on published versions of every function; invokers use an alias",
+    )
     api: ApiConfig = Field(default_factory=ApiConfig)
     alarms: AlarmsConfig = Field(default_factory=AlarmsConfig)
     tags: dict[Annotated[str, StringConstraints(min_length=1, max_length=128)], TagText] = Field(

@@ -91,6 +91,7 @@ class VideohookStack(Stack):
                 **STATIC_ENVIRONMENT,
                 **config.lambda_environment(),
             },
+            snap_start=config.snap_start,
         )
 
         foundation = Foundation(factory=self.factory, storage=self.storage, notifications=self.notifications)

@@ -4,7 +4,10 @@
   (`functions/`), one dependencies layer, Python 3.12 on ARM_64, active X-Ray
   tracing, a dedicated log group with retention, and a dedicated role that can
   write only to that log group (so no `AWSLambdaBasicExecutionRole` managed
-  policy, whose `logs:CreateLogGroup` on `*` cdk-nag would flag).
+  policy, whose `logs:CreateLogGroup` on `*` cdk-nag would flag). With
+  `snap_start` (the configuration's option), each function also gets SnapStart
+  on published versions, a version and an alias, `live`: whatever invokes a
+  function invokes `factory.invoked(function)`, the alias then, else the function.
 - `acknowledge` / `ref` record a cdk-nag v3 acknowledgment
   (`Validations.of(scope).acknowledge`) for one rule or one finding
   (`AwsSolutions-IAM5[Resource::<JobsTable.Arn>/index/*]`), with a reason.
@@ -17,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from aws_cdk import Acknowledgment, CfnResource, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, Annotations, CfnResource, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -31,6 +34,7 @@ RUNTIME = lambda_.Runtime.PYTHON_3_12
 STATIC_ENVIRONMENT = {"POWERTOOLS_SERVICE_NAME": "videohook", "PYDANTIC_DISABLE_PLUGINS": "1"}
 ARCHITECTURE = lambda_.Architecture.ARM_64
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+ALIAS_NAME = "live"  # the alias every invoker names when SnapStart is on
 
 
 def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
@@ -88,7 +92,9 @@ class LambdaFactory:
     layer: lambda_.ILayerVersion
     environment: Mapping[str, str]
     log_retention: logs.RetentionDays = LOG_RETENTION
+    snap_start: bool = False
     functions: list[lambda_.Function] = field(default_factory=list)
+    aliases: dict[str, lambda_.Alias] = field(default_factory=dict)  # by the function's node path
 
     def function(
         self,
@@ -129,8 +135,20 @@ class LambdaFactory:
             role=role,
             log_group=log_group,
             environment={**self.environment, **(environment or {})},
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if self.snap_start else None,
         )
         set_logical_id(function, construct_id)
+        if self.snap_start:
+            # SnapStart restores published versions only: the alias follows the current one.
+            alias = lambda_.Alias(
+                scope, f"{construct_id}Live", alias_name=ALIAS_NAME, version=function.current_version
+            )
+            set_logical_id(alias, f"{construct_id}Live")
+            self.aliases[function.node.path] = alias
+            Annotations.of(function).acknowledge_warning(
+                "@aws-cdk/aws-lambda:snapStartRequirePublish",
+                "the function's current version is published, and its alias invoked",
+            )
         acknowledge(
             role,
             "AwsSolutions-IAM5[Resource::*]",
@@ -146,3 +164,8 @@ class LambdaFactory:
         )
         self.functions.append(function)
         return function
+
+    def invoked(self, function: lambda_.Function) -> lambda_.IFunction:
+        """What invokers of `function` (API Gateway, Step Functions, schedules) name: its
+        alias with SnapStart, else the function itself."""
+        return self.aliases.get(function.node.path, function)

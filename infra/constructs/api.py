@@ -122,7 +122,8 @@ class Api(Construct):
         # The stack outputs the URL once, as ApiUrl; drop RestApi's own duplicate Endpoint output.
         self.rest_api.node.try_remove_child("Endpoint")
 
-        integration = apigw.LambdaIntegration(self.function, proxy=True, allow_test_invoke=False)
+        invoked = foundation.factory.invoked(self.function)
+        integration = apigw.LambdaIntegration(invoked, proxy=True, allow_test_invoke=False)
         # Parameters only: bodies are validated by the api Lambda, field by field, so that
         # a bad body gets the same {"error": {code, message, field}} answer everywhere.
         validator = self.rest_api.add_request_validator(

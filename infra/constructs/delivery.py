@@ -79,7 +79,7 @@ class Delivery(Construct):
         attempt = lambda_task(
             self,
             "AttemptDelivery",
-            self.function,
+            factory.invoked(self.function),
             comment="DeliveryRequest {job_id, event_id, event, attempt} -> DeliveryStep {..., outcome}",
         )
         # A crashed attempt (a bug, not the receiver) is retried a few times before the execution fails.

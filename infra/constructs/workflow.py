@@ -108,7 +108,7 @@ class Workflow(Construct):
             "ReconcileSubmissionsSchedule",
             description="videohook: run ReconcileSubmissions",
             schedule=events.Schedule.rate(Duration.minutes(RECONCILE_EVERY_MINUTES)),
-            targets=[targets.LambdaFunction(self.reconcile_function, retry_attempts=2)],
+            targets=[targets.LambdaFunction(factory.invoked(self.reconcile_function), retry_attempts=2)],
         )
         set_logical_id(self.reconcile_schedule, "ReconcileSubmissionsSchedule")
 
@@ -120,7 +120,7 @@ class Workflow(Construct):
         )
         # The steps that pass their whole input to their function: (state, function, contract).
         poll, finalize, publish = (
-            lambda_task(self, state_name, function, comment=contract)
+            lambda_task(self, state_name, factory.invoked(function), comment=contract)
             for state_name, function, contract in (
                 (
                     "PollProvider",
@@ -135,7 +135,7 @@ class Workflow(Construct):
         record_failure = lambda_task(
             self,
             "RecordFailure",
-            self.fail_function,
+            factory.invoked(self.fail_function),
             payload=sfn.TaskInput.from_object(
                 {"job_id": sfn.JsonPath.string_at("$.job_id"), "error": sfn.JsonPath.object_at("$.failure")}
             ),

@@ -170,6 +170,7 @@ def test_a_partial_file_is_merged_over_the_defaults(tmp_path: Path) -> None:
         ),
         ({"stack_name": "video hook"}, "stack_name: a CloudFormation stack name"),
         ({"log_level": "verbose"}, "log_level: Input should be"),
+        ({"snap_start": "sometimes"}, "snap_start: Input should be a valid boolean"),
         ({"layer_path": "/tmp"}, "layer_path: a build setting"),
         ([1, 2], "must hold a JSON object"),
         ('{"provider": "xai",}', "is not valid JSON: "),
@@ -191,6 +192,11 @@ def test_every_problem_is_listed(tmp_path: Path) -> None:
         "video_retention_days",
         "colour",
     ]
+
+
+def test_snap_start_is_an_option_off_by_default(tmp_path: Path) -> None:
+    assert VideohookConfig().snap_start is False
+    assert VideohookConfig.load(write(tmp_path, {"snap_start": True})).snap_start is True
 
 
 def test_a_missing_file_is_an_error(tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ from infra.constructs.state_machines import LAMBDA_SERVICE_ERRORS
 from infra.constructs.workflow import RETRYABLE_COPY_ERRORS
 from infra.stack import LayerNotBuiltError, VideohookConfig, VideohookStack
 from tests.conftest import JOBS_TABLE_ATTRIBUTES, JOBS_TABLE_INDEXES
-from tests.infra.cfn import render, resources
+from tests.infra.cfn import as_list, render, resources
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -700,6 +700,123 @@ def test_app_synthesizes_to_cdk_out_without_aws(app_process: SimpleNamespace) ->
 
 def test_no_cdk_error_or_warning_annotations(synth: SimpleNamespace) -> None:
     annotations = Annotations.from_stack(synth.stack)
+    problems = [
+        *annotations.find_error("*", Match.any_value()),
+        *annotations.find_warning("*", Match.any_value()),
+    ]
+    assert not problems, "\n".join(f"{p.id}: {p.entry.data}" for p in problems)
+
+
+# ---- SnapStart (the configuration's `snap_start`) -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def snap_start_synth(layer_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    """The stack with `snap_start` on (everything else the defaults)."""
+    from aws_cdk.assertions import Template
+
+    from infra.app import create_app
+
+    app = create_app({"layer_path": str(layer_dir)}, outdir=str(tmp_path_factory.mktemp("cdk.out")))
+    stack = VideohookStack(app, "Videohook", config=VideohookConfig(snap_start=True, layer_path=layer_dir))
+    return SimpleNamespace(app=app, stack=stack, json=Template.from_stack(stack).to_json())
+
+
+# The functions the state machines' tasks invoke (the api and the reconciler have other invokers).
+STEP_FUNCTIONS = set(HANDLERS.values()) - {"ApiFunction", "ReconcileSubmissionsFunction"}
+
+
+def _invoke_grants(template: dict[str, Any]) -> list[str]:
+    """Every resource of every lambda:InvokeFunction statement of the template, rendered."""
+    return [
+        render(resource)
+        for policy in resources(template, "AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "lambda:InvokeFunction" in as_list(statement["Action"])
+        for resource in as_list(statement["Resource"])
+    ]
+
+
+def _invoked(template: dict[str, Any]) -> dict[str, set[str]]:
+    """What each invoker names: the state machines' tasks, API Gateway's integrations and
+    permissions, the schedule's target (rendered: ${LogicalId} or ${LogicalId.Arn})."""
+    machines = [
+        json.loads(render(machine["Properties"]["DefinitionString"]))
+        for machine in resources(template, "AWS::StepFunctions::StateMachine").values()
+    ]
+    return {
+        "tasks": {
+            state["Parameters"]["FunctionName"]
+            for machine in machines
+            for state in machine["States"].values()
+            if state["Type"] == "Task"
+        },
+        "integrations": {
+            render(method["Properties"]["Integration"]["Uri"])
+            for method in resources(template, "AWS::ApiGateway::Method").values()
+            if method["Properties"]["Integration"]["Type"] == "AWS_PROXY"
+        },
+        "permissions": {
+            render(permission["Properties"]["FunctionName"])
+            for permission in resources(template, "AWS::Lambda::Permission").values()
+        },
+        "schedule": {
+            render(target["Arn"])
+            for rule in resources(template, "AWS::Events::Rule").values()
+            for target in rule["Properties"]["Targets"]
+        },
+    }
+
+
+def test_without_snap_start_the_functions_themselves_are_invoked(synth: SimpleNamespace) -> None:
+    assert not resources(synth.json, "AWS::Lambda::Version")
+    assert not resources(synth.json, "AWS::Lambda::Alias")
+    functions = resources(synth.json, "AWS::Lambda::Function")
+    assert all("SnapStart" not in function["Properties"] for function in functions.values())
+    invoked = _invoked(synth.json)
+    assert invoked["tasks"] == {f"${{{name}.Arn}}" for name in STEP_FUNCTIONS}
+    assert invoked["permissions"] == {"${ApiFunction.Arn}", "${ReconcileSubmissionsFunction.Arn}"}
+    assert invoked["schedule"] == {"${ReconcileSubmissionsFunction.Arn}"}
+
+
+def test_snap_start_on_published_versions_of_every_function_behind_an_alias(
+    snap_start_synth: SimpleNamespace,
+) -> None:
+    template = snap_start_synth.json
+    functions = resources(template, "AWS::Lambda::Function")
+    assert set(functions) == set(HANDLERS.values())
+    for function in functions.values():
+        assert function["Properties"]["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    versions = resources(template, "AWS::Lambda::Version")
+    version_of = {logical_id: v["Properties"]["FunctionName"]["Ref"] for logical_id, v in versions.items()}
+    aliases = resources(template, "AWS::Lambda::Alias")
+    assert set(aliases) == {f"{name}Live" for name in functions}
+    for logical_id, alias in aliases.items():
+        function = logical_id.removesuffix("Live")
+        properties = alias["Properties"]
+        assert properties["Name"] == "live"
+        assert properties["FunctionName"] == {"Ref": function}
+        version, attribute = properties["FunctionVersion"]["Fn::GetAtt"]
+        assert (version_of[version], attribute) == (function, "Version")
+
+
+def test_with_snap_start_every_invoker_names_the_alias_and_may_invoke_only_it(
+    snap_start_synth: SimpleNamespace,
+) -> None:
+    invoked = _invoked(snap_start_synth.json)
+    assert invoked["tasks"] == {f"${{{name}Live}}" for name in STEP_FUNCTIONS}
+    (uri,) = invoked["integrations"]
+    assert uri.endswith(":lambda:path/2015-03-31/functions/${ApiFunctionLive}/invocations")
+    assert invoked["permissions"] == {"${ApiFunctionLive}", "${ReconcileSubmissionsFunctionLive}"}
+    assert invoked["schedule"] == {"${ReconcileSubmissionsFunctionLive}"}
+    granted = _invoke_grants(snap_start_synth.json)
+    assert sorted(granted) == sorted(f"${{{name}Live}}" for name in STEP_FUNCTIONS)
+
+
+def test_with_snap_start_cdk_nag_and_cdk_have_nothing_to_report(snap_start_synth: SimpleNamespace) -> None:
+    report = AwsSolutionsChecks(verbose=True).validate_scope(snap_start_synth.app)
+    assert not report.violations, [violation.rule_name for violation in report.violations]
+    annotations = Annotations.from_stack(snap_start_synth.stack)
     problems = [
         *annotations.find_error("*", Match.any_value()),
         *annotations.find_warning("*", Match.any_value()),
