@@ -1,5 +1,8 @@
 """The docs' commands are the ones the code accepts; the snippets that can run here, run.
 
+- every `python` and `sh` block is runnable, a fragment or checked only (tests/docs_text.py
+  says which is which): fragments and checked-only blocks parse, and the latter name only
+  programs the deploy guide's prerequisites provide;
 - docs/webhooks.md: the verification snippet and the whole receiver, fed webhooks that
   videohook's own signer produced (and forged ones);
 - `make` targets, `-c` context keys, `CONFIG=` files, stack outputs and logical ids,
@@ -8,11 +11,13 @@
 
 The runbook's metric table is checked with the other users of the metric names
 (tests/infra/test_observability.py); the `curl` lines and the architecture diagram run
-against the local stack (tests/e2e/test_docs_local_stack.py).
+against the local stack, and so does every runnable block: the webhooks.md receiver
+verifying a real delivery (tests/e2e/test_docs_local_stack.py).
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import shlex
@@ -27,7 +32,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.docs_text import DOC_FILES, DOCS, REPO, blocks, shell_lines
+from tests.docs_text import DOC_FILES, DOCS, REPO, Block, all_code_blocks, blocks, commands, shell_lines
 
 
 def all_shell_lines() -> list[str]:
@@ -38,6 +43,83 @@ def slug(heading: str) -> str:
     """GitHub's anchor of a heading."""
     text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
     return text.replace(" ", "-")
+
+
+# ---- every code block: runnable, a fragment, or checked only -----------------------
+
+# What the deploy guide's prerequisites (Python, make, Node.js and npm, the AWS CLI), any POSIX
+# shell, the project's `videohook` CLI and jq (README.md's CLI examples) provide.
+PROGRAMS = {"aws", "npx", "npm", "make", "python3", "python", "curl", "cp", "export", "jq", "videohook"}
+SHELL_OPERATORS = {";", "|", "||", "&&", "&", "(", ")", "$(", "{", "}"}
+
+
+def programs(block: Block) -> list[str]:
+    """The first word of every command of a shell block (variable assignments skipped)."""
+    found = []
+    for line in commands(block.code):
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+        lexer.wordchars += "$"
+        words = list(lexer)
+        starts = [0] + [i + 1 for i, word in enumerate(words) if word in SHELL_OPERATORS or word == "$"]
+        for start in starts:
+            rest = words[start:]
+            while rest and re.fullmatch(r"\w+=.*", rest[0]):
+                rest = rest[1:]
+            if rest and rest[0] not in SHELL_OPERATORS:
+                found.append(rest[0])
+    return found
+
+
+def defined_functions(path: Path) -> set[str]:
+    return {
+        name for code in blocks(path, "sh") for name in re.findall(r"^\s*(\w+)\(\)\s*\{", code, re.MULTILINE)
+    }
+
+
+def kind(block: Block) -> str:
+    return "fragment" if block.fragment else "checked only" if block.checked_only else "runnable"
+
+
+def test_every_program_block_is_runnable_a_fragment_or_checked_only() -> None:
+    found: dict[tuple[str, str], str] = {}
+    for block in all_code_blocks():
+        if block.lang not in ("python", "sh"):
+            assert block.lang in ("text", "http", "json", "mermaid"), f"{block.name}: what is `{block.lang}`?"
+            continue
+        assert block.runnable == (kind(block) == "runnable")
+        for needle in ("Webhook(secret)", "serve_forever", "webhook_url", "npx cdk deploy", "make test"):
+            if needle in block.code:
+                found[block.path.name, needle] = kind(block)
+    # The classification works: one of each kind, as the docs mean them.
+    assert found == {
+        ("README.md", "Webhook(secret)"): "fragment",  # names from your web framework
+        ("webhooks.md", "serve_forever"): "runnable",  # the receiver
+        ("webhooks.md", "webhook_url"): "runnable",  # the job that reports to it
+        ("deploy.md", "npx cdk deploy"): "checked only",  # needs an AWS account
+        ("README.md", "make test"): "checked only",  # the whole suite
+    }
+
+
+@pytest.mark.parametrize(
+    "block", [b for b in all_code_blocks() if b.lang == "python" and not b.runnable], ids=lambda b: b.name
+)
+def test_python_fragments_parse(block: Block) -> None:
+    ast.parse(block.code, filename=block.name)
+
+
+@pytest.mark.parametrize(
+    "block", [b for b in all_code_blocks() if b.lang == "sh" and not b.runnable], ids=lambda b: b.name
+)
+def test_shell_blocks_that_cannot_run_here_parse_and_name_known_programs(block: Block) -> None:
+    """Blocks that need AWS credentials or a deployment (`aws`, `npx cdk deploy`), download
+    (`make layer`, `npm ci`) or run long (`make dev`, `make test`) are not run: bash parses
+    them, and every program they call is a prerequisite or a function the same page defines."""
+    parsed = subprocess.run(["bash", "-n", "-c", block.code], capture_output=True, text=True)
+    assert parsed.returncode == 0, (block.name, parsed.stderr)
+    known = PROGRAMS | defined_functions(block.path)
+    used = programs(block)
+    assert used, block.name
+    assert set(used) <= known, (block.name, set(used) - known)
 
 
 # ---- the webhook receiver guide ----------------------------------------------------
