@@ -7,7 +7,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from handlers.rest_api import request_context
 from handlers.rest_api.errors import JSON
-from handlers.rest_api.openapi import JOB_ID, SECURED, responses
+from handlers.rest_api.openapi import JOB_ID, responses, secured
 from videohook.models import Redelivery, WebhookAttemptList
 from videohook.runtime import get_runtime
 
@@ -16,11 +16,13 @@ router = Router()
 
 @router.get(
     "/v1/videos/<id>/deliveries",
-    summary="The job's webhook delivery log",
-    description="Every attempt to deliver the job's events to its webhook_url: time, status, latency, error.",
-    tags=["videos"],
-    security=SECURED,
-    responses=responses(200, WebhookAttemptList, "The attempts, oldest first", 400, 404),
+    **secured(
+        "The job's webhook delivery log",
+        responses(200, WebhookAttemptList, "The attempts, oldest first", 400, 404),
+        description=(
+            "Every attempt to deliver the job's events to its webhook_url: time, status, latency, error."
+        ),
+    ),
 )
 def list_deliveries(id: JOB_ID) -> Response[WebhookAttemptList]:  # noqa: A002 - the path parameter's name
     from videohook import job_events  # for cold start: botocore and the delivery code come with it
@@ -31,14 +33,14 @@ def list_deliveries(id: JOB_ID) -> Response[WebhookAttemptList]:  # noqa: A002 -
 
 @router.post(
     "/v1/videos/<id>/redeliver",
-    summary="Send a finished job's event again",
-    description=(
-        "Delivers the job's terminal event to its webhook_url again, with the same `webhook-id`, "
-        "on the full retry schedule. A job that has not finished, or has no webhook_url, answers 409."
+    **secured(
+        "Send a finished job's event again",
+        responses(202, Redelivery, "Accepted: the event is being delivered", 400, 404, 409),
+        description=(
+            "Delivers the job's terminal event to its webhook_url again, with the same `webhook-id`, "
+            "on the full retry schedule. A job that has not finished, or has no webhook_url, answers 409."
+        ),
     ),
-    tags=["videos"],
-    security=SECURED,
-    responses=responses(202, Redelivery, "Accepted: the event is being delivered", 400, 404, 409),
 )
 def redeliver_video(id: JOB_ID) -> Response[Redelivery]:  # noqa: A002 - the path parameter's name
     from videohook import job_events  # for cold start: botocore and the delivery code come with it

@@ -7,7 +7,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from handlers.rest_api import request_context
 from handlers.rest_api.errors import JSON
-from handlers.rest_api.openapi import SECURED, responses
+from handlers.rest_api.openapi import responses, secured
 from videohook.models import CreateUploadRequest, UploadView
 from videohook.runtime import get_runtime
 
@@ -16,14 +16,15 @@ router = Router()
 
 @router.post(
     "/v1/uploads",
-    summary="Upload a large image",
-    description=(
-        "For first frames too large for a data URI: PUT the image to `upload_url` with `headers`, "
-        'then create the job with `"image": {"upload_id": ...}`. Uploads expire after a day.'
+    **secured(
+        "Upload a large image",
+        responses(201, UploadView, "Created: where to PUT the image", 400, 413, 415),
+        description=(
+            "For first frames too large for a data URI: PUT the image to `upload_url` with `headers`, "
+            'then create the job with `"image": {"upload_id": ...}`. Uploads expire after a day.'
+        ),
+        tag="uploads",
     ),
-    tags=["uploads"],
-    security=SECURED,
-    responses=responses(201, UploadView, "Created: where to PUT the image", 400, 413, 415),
 )
 def create_upload(request: CreateUploadRequest) -> Response[UploadView]:
     from videohook import uploads  # for cold start: botocore comes with it

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 
 from handlers.rest_api import request_context
 from handlers.rest_api.errors import JSON
-from handlers.rest_api.openapi import JOB_ID, SECURED, responses
+from handlers.rest_api.openapi import JOB_ID, responses, secured
 from videohook.models import IDEMPOTENCY_KEY_HEADER, CreateVideoRequest, JobList, JobStatus, JobView
 from videohook.runtime import get_runtime
 
@@ -22,19 +22,19 @@ IDEMPOTENCY_KEY_PATTERN = r"^[!-~]([ -~]{0,253}[!-~])?$"
 
 @router.post(
     "/v1/videos",
-    summary="Start a video job",
-    description=(
-        "Starts the provider's job and answers at once with the queued job. With an "
-        "`Idempotency-Key` header, a retry with the same key and body (same API key) answers "
-        "with the same job, without a second provider job, even after a failure half-way (the "
-        "job is resumed); the same key with a different body answers 422. Keys are remembered "
-        "for a day. An error answer means no provider job was started. If the provider never "
-        "answered the submit, it is not sent again (that could bill twice): the answer is the "
-        "job, already `failed` with `provider_submit_timeout`."
+    **secured(
+        "Start a video job",
+        responses(202, JobView, "Accepted: the job", 400, 409, 413, 415, 422, 502, 503),
+        description=(
+            "Starts the provider's job and answers at once with the queued job. With an "
+            "`Idempotency-Key` header, a retry with the same key and body (same API key) answers "
+            "with the same job, without a second provider job, even after a failure half-way (the "
+            "job is resumed); the same key with a different body answers 422. Keys are remembered "
+            "for a day. An error answer means no provider job was started. If the provider never "
+            "answered the submit, it is not sent again (that could bill twice): the answer is the "
+            "job, already `failed` with `provider_submit_timeout`."
+        ),
     ),
-    tags=["videos"],
-    security=SECURED,
-    responses=responses(202, JobView, "Accepted: the job", 400, 409, 413, 415, 422, 502, 503),
 )
 def create_video(
     request: CreateVideoRequest,
@@ -63,11 +63,11 @@ def create_video(
 
 @router.get(
     "/v1/videos",
-    summary="List your video jobs",
-    description="Newest first, one page at a time: pass `next_cursor` as `cursor` until it is null.",
-    tags=["videos"],
-    security=SECURED,
-    responses=responses(200, JobList, "One page of jobs", 400),
+    **secured(
+        "List your video jobs",
+        responses(200, JobList, "One page of jobs", 400),
+        description="Newest first, one page at a time: pass `next_cursor` as `cursor` until it is null.",
+    ),
 )
 def list_videos(
     status: Annotated[JobStatus | None, Query(description="Only jobs in this status")] = None,
@@ -85,10 +85,10 @@ def list_videos(
 
 @router.get(
     "/v1/videos/<id>",
-    summary="Get a video job",
-    tags=["videos"],
-    security=SECURED,
-    responses=responses(200, JobView, "The job", 400, 404),
+    **secured(
+        "Get a video job",
+        responses(200, JobView, "The job", 400, 404),
+    ),
 )
 def get_video(id: JOB_ID) -> Response[JobView]:  # noqa: A002 - the path parameter's name
     from videohook import job_reads  # for cold start: botocore comes with it
@@ -99,14 +99,14 @@ def get_video(id: JOB_ID) -> Response[JobView]:  # noqa: A002 - the path paramet
 
 @router.post(
     "/v1/videos/<id>/cancel",
-    summary="Cancel a video job",
-    description=(
-        "Stops the job's workflow and marks it `canceled`; the `video.canceled` event follows "
-        "(webhook and SNS). A job that has already ended answers 409 `job_finished`."
+    **secured(
+        "Cancel a video job",
+        responses(200, JobView, "The canceled job", 400, 404, 409),
+        description=(
+            "Stops the job's workflow and marks it `canceled`; the `video.canceled` event follows "
+            "(webhook and SNS). A job that has already ended answers 409 `job_finished`."
+        ),
     ),
-    tags=["videos"],
-    security=SECURED,
-    responses=responses(200, JobView, "The canceled job", 400, 404, 409),
 )
 def cancel_video(id: JOB_ID) -> Response[JobView]:  # noqa: A002 - the path parameter's name
     from videohook import job_reads  # for cold start: botocore comes with it
