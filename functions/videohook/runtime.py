@@ -26,6 +26,11 @@ class ProviderNotConfigured(Exception):
         self.provider = provider
 
 
+def _boto_client(service: str, **options: Any) -> cached_property[Any]:
+    """A Runtime attribute holding the service's client, created at its first use."""
+    return cached_property(lambda runtime: runtime._client(service, **options))
+
+
 class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -54,26 +59,12 @@ class Runtime:
 
         return boto3.resource("dynamodb", config=self._config()).Table(name)
 
-    @cached_property
-    def s3(self) -> Any:
-        # Presigned URLs must be SigV4: S3 refuses SigV2 (botocore's presign default) on new buckets.
-        return self._client("s3", signature_version="s3v4")
-
-    @cached_property
-    def sfn(self) -> Any:
-        return self._client("stepfunctions")
-
-    @cached_property
-    def sns(self) -> Any:
-        return self._client("sns")
-
-    @cached_property
-    def sqs(self) -> Any:
-        return self._client("sqs")
-
-    @cached_property
-    def events(self) -> Any:
-        return self._client("events")
+    # Presigned URLs must be SigV4: S3 refuses SigV2 (botocore's presign default) on new buckets.
+    s3 = _boto_client("s3", signature_version="s3v4")
+    sfn = _boto_client("stepfunctions")
+    sns = _boto_client("sns")
+    sqs = _boto_client("sqs")
+    events = _boto_client("events")
 
     @cached_property
     def deliveries(self) -> DeliveryLog:
