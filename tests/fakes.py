@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,12 +13,29 @@ import httpx
 
 from videohook.config import Settings
 from videohook.job_store import JobAlreadyTerminal, JobNotFound
-from videohook.models import Job, JobStatus, ProviderName
+from videohook.models import Job, JobStatus, ProviderName, utc_now
 from videohook.providers.base import GenerationRequest, ProviderJobState
 from videohook.runtime import ProviderNotConfigured
 
 STATE_MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:videohook-test"
 ALL_KEYS = {p: f"key-{p.value}" for p in ProviderName}
+
+
+def make_job(**fields: Any) -> Job:
+    """A job of tenant `key_t` at xAI, created now with an hour to its deadline; `fields`
+    replace or add fields."""
+    now = utc_now()
+    values: dict[str, Any] = {
+        "id": "vid_01test",
+        "tenant_id": "key_t",
+        "provider": ProviderName.XAI,
+        "prompt": "p",
+        "created_at": now,
+        "updated_at": now,
+        "deadline_at": now + timedelta(hours=1),
+    }
+    values.update(fields)
+    return Job(**values)
 
 
 class FakeStore:

@@ -11,6 +11,7 @@ from typing import Any, Literal
 import pytest
 
 from devstack.lambda_bridge import LambdaContext
+from tests.fakes import make_job
 from videohook import telemetry
 from videohook.models import Job, JobError, JobStatus, ProviderName, VideoTransfer, utc_now
 from videohook.providers.base import ProviderAuthError, ProviderMalformed, ProviderRejected
@@ -43,20 +44,17 @@ def context(name: str = "PollProviderFunction") -> LambdaContext:
 
 def job(status: JobStatus = JobStatus.SUCCEEDED, **changes: Any) -> Job:
     now = utc_now()
-    values: dict[str, Any] = {
-        "id": "vid_01test",
-        "tenant_id": "tenant",
-        "provider": ProviderName.XAI,
-        "prompt": "p",
-        "status": status,
-        "created_at": now - timedelta(seconds=90),
-        "updated_at": now,
-        "completed_at": now,
-        "deadline_at": now + timedelta(hours=1),
-        "poll_count": 7,
-    }
-    values.update(changes)
-    return Job(**values)
+    return make_job(
+        **{
+            "tenant_id": "tenant",
+            "status": status,
+            "created_at": now - timedelta(seconds=90),
+            "updated_at": now,
+            "completed_at": now,
+            "poll_count": 7,
+            **changes,
+        }
+    )
 
 
 @telemetry.instrument
