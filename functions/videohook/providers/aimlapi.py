@@ -90,13 +90,8 @@ class AimlApiAdapter(HttpAdapter):
     path = "/v2/video/generations"
 
     def submit(self, request: GenerationRequest) -> str:
-        self.check_supported(request)
-        response = self._send("POST", self.path, json=request_body(request))
-        return self._string_field(response, self._json_object(response), "id")
+        return self._create(self.path, request, request_body, "id")
 
     def poll(self, request_id: str) -> ProviderJobState:
         response = self._send("GET", self.path, params={"generation_id": request_id}, polling=True)
-        state = parse_generation(self._json_object(response))
-        if state is None:
-            raise self._malformed(response, "unknown generation shape")
-        return self._clean(state)
+        return self._state(response, parse_generation, "generation")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -255,6 +256,27 @@ class HttpAdapter:
             raise ProviderUnsupported(
                 f"upload_url is not supported by the {cls.name} contract", field="upload_url"
             )
+
+    def _create(
+        self,
+        path: str,
+        request: GenerationRequest,
+        body: Callable[[GenerationRequest], dict[str, Any]],
+        id_key: str,
+    ) -> str:
+        """Start a job: refuse what the contract lacks, POST `body(request)`, return the answer's `id_key`."""
+        self.check_supported(request)
+        response = self._send("POST", path, json=body(request))
+        return self._string_field(response, self._json_object(response), id_key)
+
+    def _state(
+        self, response: httpx.Response, parse: Callable[[dict[str, Any]], ProviderJobState | None], shape: str
+    ) -> ProviderJobState:
+        """A poll answer read by `parse`, its failure text cleaned; a shape it does not know is malformed."""
+        state = parse(self._json_object(response))
+        if state is None:
+            raise self._malformed(response, f"unknown {shape} shape")
+        return self._clean(state)
 
     def _scrub(self, text: str, limit: int = SNIPPET_LIMIT) -> str:
         return scrub(text, self._api_key, limit)

@@ -93,19 +93,14 @@ class XaiAdapter(HttpAdapter):
     job_path = "/v1/videos/{request_id}"
 
     def submit(self, request: GenerationRequest) -> str:
-        self.check_supported(request)
-        response = self._send("POST", self.create_path, json=request_body(request))
-        return self._string_field(response, self._json_object(response), "request_id")
+        return self._create(self.create_path, request, request_body, "request_id")
 
     def poll(self, request_id: str) -> ProviderJobState:
         path = self.job_path.format(request_id=quote(request_id, safe=""))
         response = self._send("GET", path, polling=True)
         if response.status_code == 202 and not response.content.strip():
             return ProviderJobState(status=JobStatus.QUEUED)  # xAI's "accepted, not started yet"
-        state = self._parse(self._json_object(response))
-        if state is None:
-            raise self._malformed(response, "unknown job shape")
-        return self._clean(state)
+        return self._state(response, self._parse, "job")
 
     def _parse(self, body: dict[str, Any]) -> ProviderJobState | None:
         """The one step CometAPI overrides: it may wrap this object in an envelope."""
