@@ -2,7 +2,7 @@
 
 The document is generated from the api handler's routes and pydantic models, the
 same one `GET /v1/openapi.json` serves; `--check` only reports whether the file
-is up to date (tests/unit/test_openapi_drift.py fails when it is not).
+is up to date (tests/unit/test_devstack_openapi.py fails when it is not).
 """
 
 from __future__ import annotations

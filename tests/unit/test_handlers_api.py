@@ -1,6 +1,6 @@
-"""The API handler itself, in process with a fake runtime: the request rules of the models as
-callers see them (status, code, field, message), the one table of error answers, and API
-instances answering side by side."""
+"""handlers.api, in process with a fake runtime: the request rules of the models as callers see
+them (status, code, field, message), a route's error answered from the one table of error
+answers (tests/unit/test_handlers_rest_api_errors.py), and API instances answering side by side."""
 
 from __future__ import annotations
 
@@ -12,9 +12,8 @@ import pytest
 
 from handlers import api
 from handlers.rest_api import deliveries, request_context, uploads, videos
-from handlers.rest_api import errors as api_errors
 from tests.fakes import FakeRuntime
-from videohook import errors, job_reads
+from videohook import job_reads
 from videohook.models import JobView, ProviderName, utc_now
 from videohook.request_rules import MAX_IMAGE_BYTES
 
@@ -209,42 +208,6 @@ def test_a_valid_request_is_submitted(runtime: FakeRuntime) -> None:
     status, job, _ = answer(api.handler, event("POST", "/v1/videos", {"prompt": "a heron"}))
     assert status == 202 and job["status"] == "queued" and job["provider"] == ProviderName.SANDBOX.value
     assert runtime.calls("adapter.submit")
-
-
-# ---- the one table of error answers ----------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("error", "status", "headers"),
-    [
-        (errors.InvalidInput("c", "m", field="f"), 400, {}),
-        (errors.ProviderRefused("c", "m"), 400, {}),
-        (errors.NotFound("c", "m", field="id"), 404, {}),
-        (errors.Conflict("c", "m"), 409, {}),
-        (errors.IdempotencyInProgress("c", "m", retry_after=1), 409, {"Retry-After": "1"}),
-        (errors.IdempotencyKeyReused("c", "m"), 422, {}),
-        (errors.ProviderAuthFailed("c", "m"), 502, {}),
-        (errors.ProviderUnavailable("c", "m", retry_after=2.5), 503, {"Retry-After": "3"}),
-        (errors.ProviderUnavailable("c", "m"), 503, {}),
-        (errors.ProviderNotConfigured("c", "m", field="provider"), 503, {}),
-    ],
-)
-def test_every_domain_error_has_its_status(error: errors.DomainError, status: int, headers: dict) -> None:
-    response = api_errors.answer_domain_error(error)
-    assert response.status_code == status
-    assert response.body == {"error": {"code": "c", "message": "m", "field": error.field}}
-    assert api_errors.headers_of(error) == headers
-
-
-def test_every_domain_error_class_is_in_the_table() -> None:
-    classes = {
-        value
-        for value in vars(errors).values()
-        if isinstance(value, type)
-        and issubclass(value, errors.DomainError)
-        and value is not errors.DomainError
-    }
-    assert classes == set(api_errors.STATUS)
 
 
 def test_a_route_error_is_answered_from_the_table(runtime: FakeRuntime) -> None:
