@@ -163,6 +163,8 @@ def run_shell_block(block: Block, local_stack, cwd: Path, env: dict[str, str]) -
             timeout=BLOCK_TIMEOUT,
         )
         assert done.returncode == 0, (block.name, script, done.stdout, done.stderr)
+        # curl -s exits 0 on a 4xx: no answer of the block is an error body.
+        assert not re.search(r'^\{\s*"error":\s*\{', done.stdout, re.MULTILINE), (block.name, done.stdout)
         output += done.stdout
         job_id = (job_ids(done.stdout) or [job_id])[-1]
     return output
