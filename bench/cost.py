@@ -17,7 +17,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from videohook import wait_policy
+from videohook import completion_times, wait_policy
 
 # US East (N. Virginia) list prices.
 SFN_STANDARD_PER_TRANSITION = 0.025 / 1000
@@ -68,9 +68,11 @@ class JobCost:
         )
 
 
-def _history() -> wait_policy.HistoryStats | None:
+def _history() -> completion_times.HistoryStats | None:
     rng = random.Random(107)
-    return wait_policy.history_stats([TYPICAL_SECONDS * math.exp(rng.gauss(0.0, 0.1)) for _ in range(32)])
+    return completion_times.history_stats(
+        [TYPICAL_SECONDS * math.exp(rng.gauss(0.0, 0.1)) for _ in range(32)]
+    )
 
 
 def typical_polls(fixed_seconds: int | None) -> tuple[float, float]:

@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from videohook import wait_policy
+from videohook import completion_times, wait_policy
 
 SEED = 20240607
 HISTORY_SIZE = 32  # as videohook.job_history keeps
@@ -57,7 +57,7 @@ class SimJob:
 
     @property
     def kind(self) -> str:
-        return wait_policy.job_kind(self.provider, self.model, self.resolution, self.duration)
+        return completion_times.job_kind(self.provider, self.model, self.resolution, self.duration)
 
     def progress(self, t: float) -> int | None:
         """What a poll at t reports (None: this provider reports no progress)."""
@@ -175,7 +175,7 @@ def run(
     first, next_wait = policy
     outcome = Outcome()
     samples: dict[str, deque[float]] = {}
-    stats: dict[str, wait_policy.HistoryStats | None] = {}
+    stats: dict[str, completion_times.HistoryStats | None] = {}
     for job in jobs:
         kind = job.kind
         history = stats.get(kind)
@@ -229,8 +229,8 @@ def run(
             outcome.no_progress_polls.append(polls)
             outcome.no_progress_lags.append(lag)
         recorded = samples.setdefault(kind, deque(maxlen=HISTORY_SIZE))
-        recorded.append(wait_policy.observed_completion_seconds(previous_t, t))
-        stats[kind] = wait_policy.history_stats(recorded)
+        recorded.append(completion_times.observed_completion_seconds(previous_t, t))
+        stats[kind] = completion_times.history_stats(recorded)
     return outcome
 
 

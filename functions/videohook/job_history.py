@@ -1,6 +1,6 @@
 """Recent completion times per kind of job, kept in the jobs table for the poll policy.
 
-One item per kind (`videohook.wait_policy.job_kind`: provider, model, resolution, duration
+One item per kind (`videohook.completion_times.job_kind`: provider, model, resolution, duration
 bucket), in the jobs table next to the jobs:
 
     {"id": "history#<kind>", "kind": <kind>, "seq": <samples ever recorded>,
@@ -28,7 +28,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from videohook import wait_policy
+from videohook import completion_times
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class JobHistory:
         """`table` is a boto3 DynamoDB Table resource (the jobs table)."""
         self._table = table
         self._clock = clock
-        self._cache: dict[str, tuple[float, wait_policy.HistoryStats | None]] = {}
+        self._cache: dict[str, tuple[float, completion_times.HistoryStats | None]] = {}
         self._lock = threading.Lock()
 
     def samples(self, kind: str) -> list[float]:
@@ -67,15 +67,15 @@ class JobHistory:
                 found.append((at, seconds))
         return [seconds for _, seconds in sorted(found)]
 
-    def stats(self, kind: str) -> wait_policy.HistoryStats | None:
-        """`wait_policy.history_stats` of the kind's samples, cached; None (no history) on any error."""
+    def stats(self, kind: str) -> completion_times.HistoryStats | None:
+        """`completion_times.history_stats` of the kind's samples, cached; None (no history) on any error."""
         now = time.monotonic()
         with self._lock:
             cached = self._cache.get(kind)
         if cached is not None and now - cached[0] < CACHE_SECONDS:
             return cached[1]
         try:
-            stats = wait_policy.history_stats(self.samples(kind))
+            stats = completion_times.history_stats(self.samples(kind))
         except Exception:  # noqa: BLE001 - a missing history only costs a few polls
             logger.warning("could not read the completion-time history", exc_info=True)
             stats = None

@@ -6,10 +6,10 @@ while the detection lag it risks stays small.
 
 The forecast, from what the poll step knows:
 
-* a prior per *kind* of job (provider, model, resolution, duration bucket: `job_kind`):
-  the median and spread of the recent completion times of that kind (`HistoryStats`,
-  kept in DynamoDB by `videohook.job_history`), or, without enough history, a formula
-  of the requested duration and resolution with a wide spread;
+* a prior per *kind* of job (provider, model, resolution, duration bucket:
+  `videohook.completion_times`): the median and spread of the recent completion times of
+  that kind (`HistoryStats`, kept in DynamoDB by `videohook.job_history`), or, without
+  enough history, a formula of the requested duration and resolution with a wide spread;
 * a heavy tail: some jobs take far longer than their kind usually does (a busy
   provider, a stalled render). The prior gives them a second, slower and wider,
   lognormal component, so a late job is polled less and less often instead of every
@@ -38,9 +38,9 @@ A constant lag budget per poll is the discrete form of the optimal schedule for
 from __future__ import annotations
 
 import math
-import statistics
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
+
+from videohook.completion_times import MIN_TAIL_WEIGHT, HistoryStats
 
 MIN_WAIT_SECONDS = 1
 MAX_WAIT_SECONDS = 120
@@ -54,15 +54,10 @@ RESOLUTION_FACTOR = {"480p": 0.8, "720p": 1.0, "1080p": 1.6}
 
 # The prior without history: a formula, deliberately wide.
 FORMULA_LOG_SIGMA = 0.5
-# With history: at least this spread (log space), however tight the samples.
-MIN_HISTORY_LOG_SIGMA = 0.08
-MIN_HISTORY_SAMPLES = 3
 # The slow component: its median is TAIL_SHIFT times the main one's.
 TAIL_SHIFT = 2.0
 TAIL_LOG_SIGMA = 0.8
 DEFAULT_TAIL_WEIGHT = 0.08
-MIN_TAIL_WEIGHT = 0.03
-MAX_TAIL_WEIGHT = 0.3
 # Progress: the relative error of a remaining-time estimate from an average rate, and
 # how many "expected seconds per percent" without a change make a stall.
 PROGRESS_RELATIVE_ERROR = 0.25
@@ -71,54 +66,6 @@ STALL_INTERVALS = 4.0
 STALL_LOG_SIGMA = 1.0
 
 _SQRT2 = math.sqrt(2.0)
-
-
-# ---- kinds and history ----------------------------------------------------------------
-
-
-def duration_bucket(duration: int | None) -> str:
-    """Durations 1-15 s in five buckets of three; None (the provider's default) on its own."""
-    if duration is None:
-        return "default"
-    low = ((max(1, min(15, duration)) - 1) // 3) * 3 + 1
-    return f"{low}-{low + 2}"
-
-
-def job_kind(provider: str, model: str | None, resolution: str | None, duration: int | None) -> str:
-    """Jobs of one kind take about as long as each other: the key of the completion-time history."""
-    return f"{provider}|{model or 'default'}|{resolution or 'default'}|{duration_bucket(duration)}"
-
-
-@dataclass(frozen=True)
-class HistoryStats:
-    """Recent completion times of one kind, summarized (log space: they are skewed)."""
-
-    count: int
-    median_seconds: float
-    log_sigma: float
-    tail_weight: float
-
-
-def history_stats(samples: Sequence[float]) -> HistoryStats | None:
-    """Median, robust spread (MAD) and the share of very slow jobs; None if too few samples."""
-    values = [s for s in samples if isinstance(s, int | float) and math.isfinite(s) and s > 0]
-    if len(values) < MIN_HISTORY_SAMPLES:
-        return None
-    logs = [math.log(v) for v in values]
-    center = statistics.median(logs)
-    mad = statistics.median(abs(x - center) for x in logs)
-    # 1.4826 * MAD estimates a normal sigma; a few samples understate the spread.
-    sigma = max(MIN_HISTORY_LOG_SIGMA, 1.4826 * mad) * (1.0 + 1.0 / math.sqrt(len(values)))
-    slow = sum(1 for x in logs if x > center + max(3.0 * sigma, math.log(1.5)))
-    tail = min(MAX_TAIL_WEIGHT, max(MIN_TAIL_WEIGHT, (slow + 1) / (len(values) + 2)))
-    return HistoryStats(count=len(values), median_seconds=math.exp(center), log_sigma=sigma, tail_weight=tail)
-
-
-def observed_completion_seconds(previous_elapsed: float | None, elapsed: float) -> float:
-    """The completion time a poll that saw "done" records: the middle of the last interval."""
-    if previous_elapsed is None or not 0 <= previous_elapsed < elapsed:
-        return elapsed
-    return (previous_elapsed + elapsed) / 2.0
 
 
 def expected_generation_seconds(duration: int | None, resolution: str | None) -> float:

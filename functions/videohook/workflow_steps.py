@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from videohook import telemetry, wait_policy
+from videohook import completion_times, telemetry, wait_policy
 from videohook.job_events import emit_event
 from videohook.job_store import JobAlreadyTerminal
 from videohook.models import (
@@ -104,7 +104,7 @@ def poll_job(runtime: Runtime, job_input: WorkflowInput) -> tuple[PollResult, Jo
         _apply_state(job, state)
 
     previous_elapsed = None if first_poll else max(0.0, elapsed - job_input.wait_seconds)
-    kind = wait_policy.job_kind(job.provider.value, job.model, job.resolution, job.duration)
+    kind = completion_times.job_kind(job.provider.value, job.model, job.resolution, job.duration)
     wait = 0
     if not job.status.is_terminal and not job.provider_video_url:
         wait = wait_policy.plan_wait(
@@ -125,7 +125,8 @@ def poll_job(runtime: Runtime, job_input: WorkflowInput) -> tuple[PollResult, Jo
             )
         )
     if observed is not None and observed.status is JobStatus.SUCCEEDED:
-        _record_completion(runtime, kind, wait_policy.observed_completion_seconds(previous_elapsed, elapsed))
+        seconds = completion_times.observed_completion_seconds(previous_elapsed, elapsed)
+        _record_completion(runtime, kind, seconds)
     result, job = _result_after_save(runtime, job, wait, touch=_visible(job) != before)
     if status_before is JobStatus.QUEUED and result.status is JobStatus.RUNNING:
         emit_event(runtime, job)  # video.running: the first sign of progress

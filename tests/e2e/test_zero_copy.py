@@ -12,7 +12,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from sandbox.mp4 import mp4_sha256
-from videohook import wait_policy
+from videohook import completion_times
 from videohook.job_history import history_id
 
 pytestmark = pytest.mark.e2e
@@ -81,7 +81,7 @@ def test_the_provider_uploads_and_finalize_copies_nothing(local_stack, api, rece
 def test_the_completion_time_feeds_the_kind_history(local_stack, api, receiver):
     final = _run(api, local_stack, receiver, "A kite in the wind")
     assert final["status"] == "succeeded"
-    kind = wait_policy.job_kind("sandbox", final["model"], "480p", 1)
+    kind = completion_times.job_kind("sandbox", final["model"], "480p", 1)
     table = boto3.resource("dynamodb").Table(local_stack.environment["VIDEOHOOK_JOBS_TABLE"])
     item = table.get_item(Key={"id": history_id(kind)}).get("Item")
     assert item is not None and int(item["seq"]) >= 1 and item["slots"]

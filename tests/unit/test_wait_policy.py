@@ -12,24 +12,26 @@ import random
 
 import pytest
 
+from videohook.completion_times import (
+    MIN_HISTORY_LOG_SIGMA,
+    duration_bucket,
+    history_stats,
+    job_kind,
+    observed_completion_seconds,
+)
 from videohook.wait_policy import (
     MAX_ERROR_BACKOFF_SECONDS,
     MAX_RETRY_AFTER_SECONDS,
     MAX_WAIT_SECONDS,
-    MIN_HISTORY_LOG_SIGMA,
     MIN_WAIT_SECONDS,
     Component,
     Forecast,
     PollObservation,
-    duration_bucket,
     expected_generation_seconds,
     first_wait_seconds,
     forecast,
-    history_stats,
-    job_kind,
     lag_risk,
     next_wait_seconds,
-    observed_completion_seconds,
     plan_wait,
 )
 
