@@ -13,12 +13,23 @@ import httpx
 
 from videohook.config import Settings
 from videohook.job_store import JobAlreadyTerminal, JobNotFound
-from videohook.models import Job, JobStatus, ProviderName, utc_now
+from videohook.models import CreateVideoRequest, Job, JobStatus, ProviderName, utc_now
 from videohook.providers.base import GenerationRequest, ProviderJobState
 from videohook.runtime import ProviderNotConfigured
 
 STATE_MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:videohook-test"
 ALL_KEYS = {p: f"key-{p.value}" for p in ProviderName}
+
+
+PNG_DATA_URI = (  # a 1x1 PNG
+    "data:image/png;base64,"
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
+
+
+def video_request(**values: Any) -> CreateVideoRequest:
+    """A `POST /v1/videos` body of one prompt; `values` replace or add fields."""
+    return CreateVideoRequest(**{"prompt": "a red fox running through snow", **values})
 
 
 def make_job(**fields: Any) -> Job:

@@ -9,7 +9,7 @@ import pytest
 from moto import mock_aws
 from videohook_client import VideohookClient
 
-from tests.fakes import CLIENT_API_KEY, CLIENT_BASE_URL, FakeApi, FakeClock
+from tests.fakes import CLIENT_API_KEY, CLIENT_BASE_URL, FakeApi, FakeClock, FakeRuntime
 
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -31,6 +31,12 @@ def in_process_aws() -> Iterator[None]:
             patch.delenv(name, raising=False)
         with mock_aws():
             yield
+
+
+@pytest.fixture
+def runtime() -> FakeRuntime:
+    """A Runtime of fakes (tests/fakes.py), with the default settings and every provider's key."""
+    return FakeRuntime()
 
 
 @pytest.fixture
