@@ -13,10 +13,11 @@ from videohook import telemetry
 from videohook.errors import Conflict
 from videohook.job_reads import job_not_found
 from videohook.job_store import JobNotFound
-from videohook.models import Job, JobStatus, Redelivery, WebhookAttempt, WebhookEvent, utc_now
+from videohook.models import Job, JobStatus, utc_now
 from videohook.public_view import public_job
 from videohook.runtime import Runtime
 from videohook.webhook_delivery import DeliveryRequest
+from videohook.webhook_models import Redelivery, WebhookAttempt, WebhookEvent
 
 logger = telemetry.logger
 

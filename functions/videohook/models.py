@@ -1,5 +1,5 @@
 """Pydantic models: the one source of truth for the public API, the job record
-and the payloads that travel through the state machine."""
+and the payloads that travel through the state machine (webhooks' own: `webhook_models`)."""
 
 from __future__ import annotations
 
@@ -386,37 +386,3 @@ class TaskFailure(Model):
 
     job_id: str
     error: dict[str, Any] = Field(default_factory=dict)
-
-
-class WebhookEvent(Model):
-    """Body of every webhook and SNS message."""
-
-    type: EventType
-    timestamp: datetime
-    data: dict[str, Any]
-
-
-class WebhookAttempt(Model):
-    """One webhook delivery attempt, as GET /v1/videos/{id}/deliveries shows it."""
-
-    event_id: str
-    event_type: str
-    attempt: int
-    attempted_at: str
-    status_code: int | None = None
-    latency_ms: int = 0
-    error: str | None = None
-    delivered: bool = False
-
-
-class WebhookAttemptList(Model):
-    data: list[WebhookAttempt]
-
-
-class Redelivery(Model):
-    """A terminal event handed to delivery again, with its original webhook-id."""
-
-    job_id: str
-    event_id: str
-    type: EventType
-    status: Literal["scheduled"] = "scheduled"

@@ -18,7 +18,8 @@ from typing import Any, Literal
 from pydantic import Field
 
 from videohook import telemetry
-from videohook.models import Model, WebhookAttempt, utc_now
+from videohook.models import Model, utc_now
+from videohook.webhook_models import WebhookAttempt
 
 logger = telemetry.logger
 

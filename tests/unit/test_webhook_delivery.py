@@ -8,7 +8,6 @@ from types import SimpleNamespace
 import pytest
 
 from videohook.config import Settings
-from videohook.models import WebhookAttempt
 from videohook.webhook_delivery import (
     JITTER,
     SCHEDULE_SECONDS,
@@ -16,6 +15,7 @@ from videohook.webhook_delivery import (
     attempt_delivery,
     next_wait_seconds,
 )
+from videohook.webhook_models import WebhookAttempt
 from videohook.webhook_post import DeliveryAttempt
 from videohook.webhook_urls import VettedUrl
 

@@ -8,8 +8,8 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from handlers.rest_api import request_context
 from handlers.rest_api.errors import JSON
 from handlers.rest_api.openapi import JOB_ID, responses, secured
-from videohook.models import Redelivery, WebhookAttemptList
 from videohook.runtime import get_runtime
+from videohook.webhook_models import Redelivery, WebhookAttemptList
 
 router = Router()
 
