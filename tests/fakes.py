@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from types import SimpleNamespace
@@ -14,7 +15,10 @@ import httpx
 from videohook.config import Settings
 from videohook.job_store import JobAlreadyTerminal, JobNotFound
 from videohook.models import CreateVideoRequest, Job, JobStatus, ProviderName, utc_now
-from videohook.providers.base import GenerationRequest, ProviderJobState
+from videohook.providers.aimlapi import AimlApiAdapter
+from videohook.providers.base import GenerationRequest, HttpAdapter, ProviderJobState
+from videohook.providers.cometapi import CometApiAdapter
+from videohook.providers.xai import XaiAdapter
 from videohook.runtime import ProviderNotConfigured
 
 STATE_MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:videohook-test"
@@ -383,3 +387,56 @@ class FakeApi:
             return httpx.Response(200, content=chunks)
 
         self.on("GET", urlsplit(VIDEO_DOWNLOAD_URL).path, stream)
+
+
+# ---- provider adapters over httpx.MockTransport (tests/unit/test_providers*.py) -----------
+
+PROVIDER_BASE_URL = "https://provider.invalid"
+PROVIDER_KEY = "sk-test-SUPERSECRET-0123456789"
+PROVIDER_VIDEO_URL = "https://vidgen.x.ai/xai-vidgen-bucket/xai-video-abc.mp4"
+ALL_ADAPTERS = [XaiAdapter, CometApiAdapter, AimlApiAdapter]
+FLAT_ADAPTERS = [XaiAdapter, CometApiAdapter]  # the xAI contract's flat answers
+# A submit with every field but reference images (xAI's contract has none).
+SUBMIT_EVERY_FIELD = GenerationRequest(
+    prompt="clouds drift",
+    model="grok-imagine-video-1.5",
+    duration=5,
+    resolution="720p",
+    aspect_ratio="16:9",
+    image_url=PNG_DATA_URI,
+    user="end-user-7",
+    upload_url="https://bucket.invalid/signed?sig=1",
+)
+ProviderReply = httpx.Response | Callable[[httpx.Request], httpx.Response]
+
+
+def scripted_adapter(cls: type[HttpAdapter], *replies: ProviderReply) -> tuple[Any, list[httpx.Request]]:
+    """An adapter whose client answers with `replies` in order and records every request."""
+    calls: list[httpx.Request] = []
+    queue = list(replies)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        reply = queue.pop(0)
+        return reply(request) if callable(reply) else reply
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    return cls(PROVIDER_BASE_URL, PROVIDER_KEY, client), calls
+
+
+def poll_with(cls: type[HttpAdapter], body: Any, status_code: int = 200) -> Any:
+    adapter, _ = scripted_adapter(cls, httpx.Response(status_code, json=body))
+    return adapter.poll("req-1")
+
+
+def sent_json(request: httpx.Request) -> dict[str, Any]:
+    return json.loads(request.content)
+
+
+def raising(exc_type: type[httpx.RequestError]) -> Callable[[httpx.Request], httpx.Response]:
+    """A reply that never comes: the client raises `exc_type`."""
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        raise exc_type("boom", request=request)
+
+    return reply
