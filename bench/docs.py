@@ -70,8 +70,9 @@ Every figure sits beside its baseline from the same run; ratios are figure / bas
   Each process sees what Lambda sets: the functions' static environment
   (`PYDANTIC_DISABLE_PLUGINS=1`: no entry-point scan at the first model build), the
   runtime's variables and, as the stack's functions have active tracing, the trace header
-  (the tracer is created, and X-Ray's patches applied, at the first invocation, as in the
-  cloud). First invocation: the handler's sample event from events/ (the api: its submit,
+  (the tracer is created at the first invocation, as in the cloud; it patches botocore
+  only, and httpx only in a process that creates the runtime's HTTP client). First
+  invocation: the handler's sample event from events/ (the api: its submit,
   `api_create_video.json`, the same request the reference's route validates). Every AWS call
   goes to a moto server on 127.0.0.1 (`AWS_ENDPOINT_URL`) that holds no resources, and an
   audit hook in the probe refuses any other address: each handler parses and validates its
@@ -81,7 +82,13 @@ Every figure sits beside its baseline from the same run; ratios are figure / bas
   counts the cold costs an invocation pays once (imports deferred to it, clients, the
   tracer, the validators it builds) and leaves out the rest of a successful invocation
   (further calls on warm clients, the provider's answer): a lower bound of the real first
-  invocation. The reference makes no AWS call and has no tracer, as specified.
+  invocation. The reference makes no AWS call and has no tracer, as specified. Without
+  SnapStart no handler meets 1.3x in our runs (publish_event, fail_job and
+  reconcile_submissions come closest): each first invocation pays for boto3, a client and
+  the X-Ray SDK with its botocore patch, which the reference does not. For all of them
+  the deployment configuration's `snap_start` (docs/deploy.md) is the option: Lambda restores
+  new instances from a snapshot taken after the import, with the tracer and the AWS
+  clients already created (`videohook.snap_start`); these figures are without it.
 - **Cost** (`bench/cost.py`): one job of 107 s (AI/ML API's 720p example), 2 s queued, then
   linear progress, the kind's history warm; mean over ten sub-second phases of its end.
   Per poll: WaitForProvider, PollProvider, IsJobDone = 3 transitions and one poll Lambda;
