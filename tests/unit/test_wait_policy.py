@@ -13,11 +13,7 @@ import random
 import pytest
 
 from videohook.completion_times import (
-    MIN_HISTORY_LOG_SIGMA,
-    duration_bucket,
     history_stats,
-    job_kind,
-    observed_completion_seconds,
 )
 from videohook.wait_policy import (
     MAX_ERROR_BACKOFF_SECONDS,
@@ -39,10 +35,15 @@ from videohook.wait_policy import (
 HISTORY = history_stats([100 * math.exp(random.Random(7).gauss(0, 0.1)) for _ in range(32)])
 
 
-def wait(**fields: object) -> int:
+def observation(**fields: object) -> PollObservation:
+    """What a poll of an 8 s 720p job saw; `fields` replace or add fields."""
     values: dict[str, object] = {"duration": 8, "resolution": "720p"}
     values.update(fields)
-    return plan_wait(PollObservation(**values))  # type: ignore[arg-type]
+    return PollObservation(**values)  # type: ignore[arg-type]
+
+
+def wait(**fields: object) -> int:
+    return plan_wait(observation(**fields))
 
 
 def linear_job_waits(total: float, *, history=HISTORY, start: float = 0.0) -> list[tuple[float, int]]:
@@ -52,17 +53,13 @@ def linear_job_waits(total: float, *, history=HISTORY, start: float = 0.0) -> li
     trail = []
     while t < total:
         progress = max(0, min(99, int(100 * (t - start) / (total - start))))
-        w = plan_wait(
-            PollObservation(
-                elapsed=t,
-                progress=progress or None,
-                previous_elapsed=previous,
-                changed_elapsed=changed,
-                changed_progress=before,
-                duration=8,
-                resolution="720p",
-                history=history,
-            )
+        w = wait(
+            elapsed=t,
+            progress=progress or None,
+            previous_elapsed=previous,
+            changed_elapsed=changed,
+            changed_progress=before,
+            history=history,
         )
         trail.append((t, w))
         if progress != before:
@@ -73,45 +70,7 @@ def linear_job_waits(total: float, *, history=HISTORY, start: float = 0.0) -> li
     return trail
 
 
-# ---- kinds and history -----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("duration", "bucket"),
-    [(None, "default"), (1, "1-3"), (3, "1-3"), (4, "4-6"), (10, "10-12"), (15, "13-15")],
-)
-def test_duration_buckets(duration: int | None, bucket: str) -> None:
-    assert duration_bucket(duration) == bucket
-
-
-def test_job_kind_names_every_part() -> None:
-    assert job_kind("xai", "grok-imagine-video", "720p", 8) == "xai|grok-imagine-video|720p|7-9"
-    assert job_kind("sandbox", None, None, None) == "sandbox|default|default|default"
-
-
-def test_history_needs_three_good_samples() -> None:
-    assert history_stats([]) is None
-    assert history_stats([100.0, 101.0]) is None
-    assert history_stats([100.0, float("nan"), -3, 0, float("inf"), 101.0]) is None
-    stats = history_stats([90.0, 100.0, 110.0])
-    assert stats is not None and stats.count == 3
-    assert stats.median_seconds == pytest.approx(100.0)
-
-
-def test_history_spread_is_robust_and_floored() -> None:
-    identical = history_stats([100.0] * 32)
-    assert identical is not None and identical.log_sigma >= MIN_HISTORY_LOG_SIGMA
-    with_outlier = history_stats([100.0] * 31 + [10_000.0])
-    assert with_outlier is not None
-    assert with_outlier.median_seconds == pytest.approx(100.0)
-    assert with_outlier.log_sigma < 0.2  # one outlier does not widen the main component
-    assert with_outlier.tail_weight > identical.tail_weight  # it feeds the slow tail instead
-
-
-def test_observed_completion_is_the_middle_of_the_last_interval() -> None:
-    assert observed_completion_seconds(90.0, 100.0) == 95.0
-    assert observed_completion_seconds(None, 100.0) == 100.0
-    assert observed_completion_seconds(120.0, 100.0) == 100.0
+# ---- the formula ---------------------------------------------------------------------------
 
 
 def test_formula_grows_with_duration_and_resolution() -> None:
@@ -270,7 +229,7 @@ GRID = list(
 
 def test_every_wait_is_a_whole_number_of_seconds_within_bounds() -> None:
     for elapsed, progress, earlier, before, queued, history, retry_after in GRID:
-        observation = PollObservation(
+        seen = observation(
             elapsed=elapsed,
             progress=progress,
             queued=queued,
@@ -278,17 +237,15 @@ def test_every_wait_is_a_whole_number_of_seconds_within_bounds() -> None:
             was_queued=queued,
             changed_elapsed=earlier,
             changed_progress=before,
-            duration=8,
-            resolution="720p",
             history=history,
             retry_after=retry_after,
             consecutive_errors=0 if retry_after is None else 1,
         )
-        result = plan_wait(observation)
-        assert type(result) is int, observation
+        result = plan_wait(seen)
+        assert type(result) is int, seen
         upper = MAX_RETRY_AFTER_SECONDS if retry_after is not None else MAX_WAIT_SECONDS
-        assert MIN_WAIT_SECONDS <= result <= upper, observation
-        assert plan_wait(observation) == result  # deterministic
+        assert MIN_WAIT_SECONDS <= result <= upper, seen
+        assert plan_wait(seen) == result  # deterministic
 
 
 @pytest.mark.parametrize(("duration", "resolution"), [(None, None), (1, "480p"), (15, "1080p"), (8, "4k")])
