@@ -193,7 +193,7 @@ def run(
             if t >= DEADLINE_SECONDS:
                 lag = math.nan
                 break
-            was_queued, before, before_t = queued and previous_t is not None, progress, changed_t
+            record = wait_policy.BeforePoll(previous_t, queued, changed_t, progress)
             if throttled:
                 errors += 1
             else:
@@ -204,14 +204,10 @@ def run(
                 if new_progress != progress or now_queued != queued:
                     changed_t = t
                 progress, queued = new_progress, now_queued
-            view = wait_policy.PollObservation(
-                elapsed=t,
-                progress=progress or None,
+            view = record.observe(
+                t,
+                progress=progress,
                 queued=queued and not throttled,
-                previous_elapsed=previous_t,
-                was_queued=was_queued,
-                changed_elapsed=before_t,
-                changed_progress=before,
                 duration=job.duration,
                 resolution=job.resolution,
                 history=history,

@@ -3,7 +3,8 @@
 Jobs of one kind (`job_kind`: provider, model, resolution, duration bucket) take about as
 long as each other. The poll that sees a job done records its completion time
 (`observed_completion_seconds`); `videohook.job_history` keeps the recent ones per kind in
-DynamoDB, and `history_stats` summarizes them for `videohook.wait_policy`'s forecast.
+DynamoDB, and `history_stats` summarizes them for `videohook.wait_policy`'s forecast (which
+starts from `expected_generation_seconds` for a kind without history).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+DEFAULT_DURATION_SECONDS = 8
+RESOLUTION_FACTOR = {"480p": 0.8, "720p": 1.0, "1080p": 1.6}
 # With history: at least this spread (log space), however tight the samples.
 MIN_HISTORY_LOG_SIGMA = 0.08
 MIN_HISTORY_SAMPLES = 3
@@ -57,6 +60,12 @@ def history_stats(samples: Sequence[float]) -> HistoryStats | None:
     slow = sum(1 for x in logs if x > center + max(3.0 * sigma, math.log(1.5)))
     tail = min(MAX_TAIL_WEIGHT, max(MIN_TAIL_WEIGHT, (slow + 1) / (len(values) + 2)))
     return HistoryStats(count=len(values), median_seconds=math.exp(center), log_sigma=sigma, tail_weight=tail)
+
+
+def expected_generation_seconds(duration: int | None, resolution: str | None) -> float:
+    """Without history, the formula: generation time grows with clip length and resolution."""
+    seconds = 30.0 + 6.0 * (duration or DEFAULT_DURATION_SECONDS)
+    return seconds * RESOLUTION_FACTOR.get(resolution or "720p", 1.0)
 
 
 def observed_completion_seconds(previous_elapsed: float | None, elapsed: float) -> float:

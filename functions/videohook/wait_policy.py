@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from videohook.completion_times import MIN_TAIL_WEIGHT, HistoryStats
+from videohook.completion_times import MIN_TAIL_WEIGHT, HistoryStats, expected_generation_seconds
 
 MIN_WAIT_SECONDS = 1
 MAX_WAIT_SECONDS = 120
@@ -48,9 +48,6 @@ MAX_WAIT_SECONDS = 120
 LAG_BUDGET_SECONDS = 0.3
 MAX_RETRY_AFTER_SECONDS = 300
 MAX_ERROR_BACKOFF_SECONDS = 60
-
-DEFAULT_DURATION_SECONDS = 8
-RESOLUTION_FACTOR = {"480p": 0.8, "720p": 1.0, "1080p": 1.6}
 
 # The prior without history: a formula, deliberately wide.
 FORMULA_LOG_SIGMA = 0.5
@@ -66,12 +63,6 @@ STALL_INTERVALS = 4.0
 STALL_LOG_SIGMA = 1.0
 
 _SQRT2 = math.sqrt(2.0)
-
-
-def expected_generation_seconds(duration: int | None, resolution: str | None) -> float:
-    """The formula prior: generation time grows with clip length and resolution."""
-    seconds = 30.0 + 6.0 * (duration or DEFAULT_DURATION_SECONDS)
-    return seconds * RESOLUTION_FACTOR.get(resolution or "720p", 1.0)
 
 
 # ---- the forecast ----------------------------------------------------------------------
@@ -183,6 +174,47 @@ class PollObservation:
     retry_after: float | None = None  # a 429's Retry-After
     consecutive_errors: int = 0  # transient poll errors in a row, this one included
     seconds_to_deadline: float | None = None
+
+
+@dataclass(frozen=True)
+class BeforePoll:
+    """What the job record says before a poll, in provider seconds since submit."""
+
+    previous_elapsed: float | None  # the previous poll; None before the first
+    queued: bool  # the record's status is queued
+    changed_elapsed: float  # when its status or progress last changed
+    progress: int  # its progress (the highest reported)
+
+    def observe(
+        self,
+        elapsed: float,
+        *,
+        progress: int,
+        queued: bool,
+        duration: int | None,
+        resolution: str | None,
+        history: HistoryStats | None,
+        retry_after: float | None,
+        consecutive_errors: int,
+        seconds_to_deadline: float | None = None,
+    ) -> PollObservation:
+        """The observation of the poll at `elapsed`: the record's progress after it, whether it
+        saw the job queued, the job's kind, the poll's error (if any) and the time left."""
+        return PollObservation(
+            elapsed=elapsed,
+            progress=progress or None,
+            queued=queued,
+            previous_elapsed=self.previous_elapsed,
+            was_queued=self.queued and self.previous_elapsed is not None,
+            changed_elapsed=self.changed_elapsed,
+            changed_progress=self.progress,
+            duration=duration,
+            resolution=resolution,
+            history=history,
+            retry_after=retry_after,
+            consecutive_errors=consecutive_errors,
+            seconds_to_deadline=seconds_to_deadline,
+        )
 
 
 def _render_start(obs: PollObservation) -> float:

@@ -73,11 +73,14 @@ def poll_job(runtime: Runtime, job_input: WorkflowInput) -> tuple[PollResult, Jo
     # What the record says before this poll, in provider seconds since submit.
     scale = runtime.settings.time_scale
     elapsed = (now - job.created_at).total_seconds() / scale
-    first_poll = job.poll_count == 0
     status_before = job.status
     before = _visible(job)
-    changed_elapsed = (job.updated_at - job.created_at).total_seconds() / scale
-    changed_progress, was_queued = job.progress, job.status is JobStatus.QUEUED and not first_poll
+    record = wait_policy.BeforePoll(
+        previous_elapsed=None if job.poll_count == 0 else max(0.0, elapsed - job_input.wait_seconds),
+        queued=job.status is JobStatus.QUEUED,
+        changed_elapsed=(job.updated_at - job.created_at).total_seconds() / scale,
+        progress=job.progress,
+    )
 
     retry_after: float | None = None
     observed: ProviderJobState | None = None
@@ -103,19 +106,14 @@ def poll_job(runtime: Runtime, job_input: WorkflowInput) -> tuple[PollResult, Jo
         observed = state
         _apply_state(job, state)
 
-    previous_elapsed = None if first_poll else max(0.0, elapsed - job_input.wait_seconds)
     kind = completion_times.job_kind(job.provider.value, job.model, job.resolution, job.duration)
     wait = 0
     if not job.status.is_terminal and not job.provider_video_url:
         wait = wait_policy.plan_wait(
-            wait_policy.PollObservation(
-                elapsed=elapsed,
-                progress=job.progress or None,
+            record.observe(
+                elapsed,
+                progress=job.progress,
                 queued=observed is not None and observed.status is JobStatus.QUEUED,
-                previous_elapsed=previous_elapsed,
-                was_queued=was_queued,
-                changed_elapsed=changed_elapsed,
-                changed_progress=changed_progress,
                 duration=job.duration,
                 resolution=job.resolution,
                 history=runtime.history.stats(kind),
@@ -125,7 +123,7 @@ def poll_job(runtime: Runtime, job_input: WorkflowInput) -> tuple[PollResult, Jo
             )
         )
     if observed is not None and observed.status is JobStatus.SUCCEEDED:
-        seconds = completion_times.observed_completion_seconds(previous_elapsed, elapsed)
+        seconds = completion_times.observed_completion_seconds(record.previous_elapsed, elapsed)
         _record_completion(runtime, kind, seconds)
     result, job = _result_after_save(runtime, job, wait, touch=_visible(job) != before)
     if status_before is JobStatus.QUEUED and result.status is JobStatus.RUNNING:

@@ -13,6 +13,7 @@ import random
 import pytest
 
 from videohook.completion_times import (
+    expected_generation_seconds,
     history_stats,
 )
 from videohook.wait_policy import (
@@ -23,7 +24,6 @@ from videohook.wait_policy import (
     Component,
     Forecast,
     PollObservation,
-    expected_generation_seconds,
     first_wait_seconds,
     forecast,
     lag_risk,
