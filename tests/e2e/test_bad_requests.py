@@ -48,6 +48,11 @@ def video(**fields: Any) -> dict[str, Any]:
     return {"prompt": "A kettle boils on a stove.", **fields}
 
 
+def bad_upload(name: str, code: str, field: str, body: Any) -> Bad:
+    """A `POST /v1/uploads` answered 400 `code` for `field`."""
+    return Bad(name, 400, code, field, path="/v1/uploads", body=body)
+
+
 def cursor(value: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
 
@@ -301,46 +306,20 @@ BAD = [
         path="/v1/videos/vid_01jzzzzzzzzzzzzzzzzzzzzzzz/cancel",
     ),
     # ---- uploads
-    Bad(
-        "upload of a gif",
-        400,
-        "invalid_field",
-        "content_type",
-        path="/v1/uploads",
-        body={"content_type": "image/gif", "bytes": 10},
+    bad_upload(
+        "upload of a gif", "invalid_field", "content_type", {"content_type": "image/gif", "bytes": 10}
     ),
-    Bad(
-        "upload of 0 bytes",
-        400,
-        "invalid_field",
-        "bytes",
-        path="/v1/uploads",
-        body={"content_type": "image/png", "bytes": 0},
-    ),
-    Bad(
+    bad_upload("upload of 0 bytes", "invalid_field", "bytes", {"content_type": "image/png", "bytes": 0}),
+    bad_upload(
         "upload over the cap",
-        400,
         "invalid_field",
         "bytes",
-        path="/v1/uploads",
-        body={"content_type": "image/png", "bytes": MAX_UPLOAD_BYTES + 1},
+        {"content_type": "image/png", "bytes": MAX_UPLOAD_BYTES + 1},
     ),
-    Bad(
-        "upload size as string",
-        400,
-        "invalid_field",
-        "bytes",
-        path="/v1/uploads",
-        body={"content_type": "image/png", "bytes": "10"},
+    bad_upload(
+        "upload size as string", "invalid_field", "bytes", {"content_type": "image/png", "bytes": "10"}
     ),
-    Bad(
-        "upload without a size",
-        400,
-        "missing_field",
-        "bytes",
-        path="/v1/uploads",
-        body={"content_type": "image/png"},
-    ),
+    bad_upload("upload without a size", "missing_field", "bytes", {"content_type": "image/png"}),
     Bad(
         "upload as text/plain",
         415,
