@@ -32,6 +32,22 @@ def module_receiver():
 
 
 @pytest.fixture
+def stack_settings(monkeypatch):
+    """`stack_settings(NAME="value", ...)` sets variables videohook.config.Settings reads, for one
+    test: the stack's handlers run in this process and read them from the next invocation on."""
+    from videohook.config import get_settings
+
+    def set_variables(**variables: str) -> None:
+        for name, value in variables.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+
+    yield set_variables
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
 def provider_cannot_upload(monkeypatch):
     """Upload URLs on a closed loopback port: a sandbox speaking a contract with
     `output.upload_url` fails its PUT and reports the job done anyway, so FinalizeVideo copies

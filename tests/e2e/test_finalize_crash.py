@@ -17,7 +17,6 @@ from devstack import lambda_bridge
 from devstack.lambda_bridge import LambdaKilled
 from sandbox.mp4 import mp4_sha256
 from tests.e2e.fault_modes import terminal_webhooks
-from videohook.config import get_settings
 from videohook.runtime import get_runtime
 
 pytestmark = pytest.mark.e2e
@@ -60,13 +59,9 @@ class KillFirstCopy:
 
 
 @pytest.fixture
-def copy_contract(monkeypatch):
+def copy_contract(stack_settings):
     """The sandbox speaks AI/ML API's contract (no upload URL): FinalizeVideo copies the video."""
-    monkeypatch.setenv("VIDEOHOOK_SANDBOX_CONTRACT", "aimlapi")
-    get_settings.cache_clear()
-    yield
-    monkeypatch.undo()
-    get_settings.cache_clear()
+    stack_settings(VIDEOHOOK_SANDBOX_CONTRACT="aimlapi")
 
 
 @pytest.fixture

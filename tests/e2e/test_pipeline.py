@@ -9,28 +9,14 @@ import time
 
 import boto3
 import pytest
-from standardwebhooks import Webhook
 
 from devstack import lambda_bridge
-from devstack.receiver import WebhookReceiver
 from devstack.stack import REPO
 from sandbox.mp4 import mp4_sha256
+from tests.e2e.webhook_waits import wait_for_webhook
 
 pytestmark = pytest.mark.e2e
 TIMEOUT = 60
-
-
-def _wait_for_webhook(receiver: WebhookReceiver, secret: str, job_id: str) -> dict:
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        delivery = receiver.next(timeout=0.5)
-        if delivery is None:
-            continue
-        headers, body = delivery
-        event = Webhook(secret).verify(body, headers)
-        if event["data"]["id"] == job_id and event["type"] not in ("video.queued", "video.running"):
-            return {"event": event, "headers": headers}
-    raise AssertionError(f"no webhook for {job_id} within {TIMEOUT} s")
 
 
 def _sns_messages(queue_url: str, job_id: str) -> list[dict]:
@@ -67,7 +53,7 @@ def test_text_to_video_succeeds_with_verified_webhook_sns_and_s3_bytes(local_sta
     job = answer.json()
     assert job["status"] == "queued" and job["id"].startswith("vid_") and job["created_at"]
 
-    delivered = _wait_for_webhook(receiver, local_stack.webhook_secret, job["id"])
+    delivered = wait_for_webhook(receiver, local_stack.webhook_secret, job["id"])
     assert delivered["event"]["type"] == "video.succeeded"
     assert delivered["headers"]["webhook-id"].startswith("evt_")
 
@@ -105,7 +91,7 @@ def test_image_to_video_sends_the_data_uri_to_the_provider(local_stack, api, rec
     )
     assert answer.status_code == 202, answer.text
     job_id = answer.json()["id"]
-    event = _wait_for_webhook(receiver, local_stack.webhook_secret, job_id)["event"]
+    event = wait_for_webhook(receiver, local_stack.webhook_secret, job_id)["event"]
     assert event["type"] == "video.succeeded"
     final = api.get(f"/v1/videos/{job_id}").json()
     assert final["image"]["url"].startswith("data:image/png;base64,<")  # not stored in full
@@ -121,7 +107,7 @@ def test_provider_failure_ends_failed_with_error_and_failed_webhook(local_stack,
     )
     assert answer.status_code == 202, answer.text
     job_id = answer.json()["id"]
-    event = _wait_for_webhook(receiver, local_stack.webhook_secret, job_id)["event"]
+    event = wait_for_webhook(receiver, local_stack.webhook_secret, job_id)["event"]
     assert event["type"] == "video.failed"
     final = api.get(f"/v1/videos/{job_id}").json()
     assert final["status"] == "failed"
@@ -156,7 +142,7 @@ def _run_to_webhook(api, local_stack, receiver, body: dict) -> tuple[dict, dict]
     answer = api.post("/v1/videos", json={**body, "webhook_url": receiver.url})
     assert answer.status_code == 202, answer.text
     job_id = answer.json()["id"]
-    event = _wait_for_webhook(receiver, local_stack.webhook_secret, job_id)["event"]
+    event = wait_for_webhook(receiver, local_stack.webhook_secret, job_id)["event"]
     return event, api.get(f"/v1/videos/{job_id}").json()
 
 
@@ -199,14 +185,8 @@ def test_a_truncated_download_is_retried_then_fails_and_leaves_nothing_in_s3(
 
 
 @pytest.fixture
-def short_deadline(monkeypatch):
-    from videohook.config import get_settings
-
-    monkeypatch.setenv("VIDEOHOOK_JOB_DEADLINE_SECONDS", "60")
-    get_settings.cache_clear()
-    yield
-    monkeypatch.undo()
-    get_settings.cache_clear()
+def short_deadline(stack_settings):
+    stack_settings(VIDEOHOOK_JOB_DEADLINE_SECONDS="60")
 
 
 def test_a_job_past_its_deadline_expires_with_a_webhook(local_stack, api, receiver, short_deadline):

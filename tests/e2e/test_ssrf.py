@@ -14,7 +14,6 @@ import time
 import pytest
 
 from videohook import job_events
-from videohook.config import get_settings
 from videohook.runtime import get_runtime
 
 pytestmark = pytest.mark.e2e
@@ -96,13 +95,9 @@ def listener():
 
 
 @pytest.fixture
-def cloud_rules(monkeypatch):
+def cloud_rules(stack_settings):
     """As in the cloud: no loopback webhooks at all."""
-    monkeypatch.setenv("VIDEOHOOK_ALLOW_LOOPBACK_WEBHOOKS", "0")
-    get_settings.cache_clear()
-    yield
-    monkeypatch.undo()
-    get_settings.cache_clear()
+    stack_settings(VIDEOHOOK_ALLOW_LOOPBACK_WEBHOOKS="0")
 
 
 def refused_urls(port: int) -> list[str]:

@@ -10,11 +10,10 @@ from typing import Any
 import boto3
 import pytest
 from boto3.dynamodb.conditions import Key
-from standardwebhooks import Webhook
 
 from devstack.api_gateway import tenant_id_for
-from devstack.receiver import WebhookReceiver
 from tests.conftest import API_KEY_B
+from tests.e2e.webhook_waits import wait_for_webhook
 
 pytestmark = pytest.mark.e2e
 TIMEOUT = 60
@@ -136,19 +135,6 @@ def test_a_cursor_is_opaque_and_checked(api) -> None:
 # ---- cancel --------------------------------------------------------------------------
 
 
-def _wait_for_event(receiver: WebhookReceiver, secret: str, job_id: str, event_type: str) -> dict[str, Any]:
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        delivery = receiver.next(timeout=0.5)
-        if delivery is None:
-            continue
-        headers, body = delivery
-        event = Webhook(secret).verify(body, headers)
-        if event["data"]["id"] == job_id and event["type"] == event_type:
-            return event
-    raise AssertionError(f"no {event_type} webhook for {job_id} within {TIMEOUT} s")
-
-
 def _sns_types(queue_url: str, job_id: str, wanted: str) -> list[str]:
     sqs = boto3.client("sqs")
     types: list[str] = []
@@ -189,7 +175,9 @@ def test_cancel_stops_the_execution_and_announces_video_canceled(
     assert canceled["completed_at"]
 
     assert _execution_status(local_stack, job["id"], "ABORTED") == "ABORTED"
-    event = _wait_for_event(receiver, local_stack.webhook_secret, job["id"], "video.canceled")
+    event = wait_for_webhook(
+        receiver, local_stack.webhook_secret, job["id"], lambda event_type: event_type == "video.canceled"
+    )["event"]
     assert event["data"]["status"] == "canceled"
     # The webhook carries the same job view as GET.
     final = api.get(f"/v1/videos/{job['id']}").json()
