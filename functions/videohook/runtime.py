@@ -133,13 +133,13 @@ class Runtime:
             getattr(self, name)
 
     def forget_connections(self) -> None:
-        """Close the HTTP client and drop the cached secrets, if any (after a SnapStart restore:
-        no two instances restored from one snapshot share a connection)."""
+        """Close the HTTP client and empty the secrets' cache, if any (after a SnapStart restore:
+        no two instances restored from one snapshot share a connection or a cached secret)."""
         if "http" in vars(self):
             self.http.close()
             del self.http
         if "_secrets" in vars(self):
-            del self._secrets
+            self._secrets.clear_cache()
 
     @cached_property
     def history(self) -> JobHistory:

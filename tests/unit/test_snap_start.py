@@ -61,20 +61,22 @@ def test_warm_creates_every_aws_client_and_table_of_the_runtime_but_no_http_clie
     assert "http" not in created
 
 
-def test_reseed_gives_random_a_new_state_and_drops_connections_and_secrets(
+def test_reseed_gives_random_a_new_state_and_drops_connections_and_cached_secrets(
     in_process_aws, fresh_runtime
 ) -> None:
     random.seed(7)
     snapshot_state = random.getstate()
     runtime = get_runtime()
     client = runtime.http
-    runtime._secrets  # noqa: B018 - the secrets provider (and its cache), as a first read creates it
+    secrets = runtime._secrets  # the secrets provider, as a first read creates it
+    secrets.add_to_cache(("arn", "json"), {"xai": "xai-key"}, max_age=300)
     snap_start.reseed()
     assert random.getstate() != snapshot_state
     assert client.is_closed
     assert "http" not in vars(runtime)
-    assert "_secrets" not in vars(runtime)
     assert runtime.http is not client  # the next use opens its own
+    assert secrets.store == {}
+    assert runtime._secrets is secrets  # its client, warmed before the snapshot, is kept
 
 
 def test_reseed_in_a_process_that_made_no_connection(in_process_aws, fresh_runtime) -> None:
