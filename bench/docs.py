@@ -85,10 +85,10 @@ Every figure sits beside its baseline from the same run; ratios are figure / bas
   invocation. The reference makes no AWS call and has no tracer, as specified. Without
   SnapStart no handler meets 1.3x (each measured about 2x when SnapStart was added): each
   first invocation pays for boto3, a client and the X-Ray SDK with its botocore patch,
-  which the reference does not. For all of them
-  the deployment configuration's `snap_start` (docs/deploy.md) is the option: Lambda restores
-  new instances from a snapshot taken after the import, with the tracer and the AWS
-  clients already created (`videohook.snap_start`); these figures are without it.
+  which the reference does not. For all of them the deployment configuration's
+  `snap_start` (docs/deploy.md) is the option: Lambda restores new instances from a
+  snapshot taken after the import, with the tracer and the AWS clients already created
+  (`videohook.snap_start`); these figures are without it.
 - **Cost** (`bench/cost.py`): one job of 107 s (AI/ML API's 720p example), 2 s queued, then
   linear progress, the kind's history warm; mean over ten sub-second phases of its end.
   Per poll: WaitForProvider, PollProvider, IsJobDone = 3 transitions and one poll Lambda;
