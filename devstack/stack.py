@@ -99,7 +99,7 @@ class LocalStack:
     def start(self) -> LocalStack:
         from moto.core.config import default_user_config
 
-        from devstack import lambda_bridge, time_scale
+        from devstack import asl_programs, lambda_bridge, time_scale
         from devstack.api_gateway import (
             ApiGatewayEmulator,
             gateway_responses_from_template,
@@ -130,6 +130,7 @@ class LocalStack:
         default_user_config["stepfunctions"]["execute_state_machine"] = True
         lambda_bridge.install()
         time_scale.install(self.config.time_scale)
+        asl_programs.install()
         serialize_dynamodb_writes()
         list_services_once()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
