@@ -1,6 +1,6 @@
 """Step Functions transitions, Lambda invocations, GB-seconds and list price of one job.
 
-A typical job: 107 s from submit to done (AI/ML API's 720p example in PROVIDERS.md),
+A typical job: 107 s from submit to done (AI/ML API's 720p example, docs/providers.md §3),
 the xAI shape (progress reported), the kind's history warm (32 earlier jobs of the same
 kind, around 107 s). Its polls and detection lag come from the policies themselves;
 what a job costs besides polling (the states after the loop, their Lambda

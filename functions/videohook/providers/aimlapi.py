@@ -1,4 +1,4 @@
-"""AI/ML API's Grok Imagine video endpoints (PROVIDERS.md section 3, seed 004)."""
+"""AI/ML API's Grok Imagine video endpoints (docs/providers.md §3)."""
 
 from __future__ import annotations
 

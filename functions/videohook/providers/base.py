@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 class GenerationRequest(Model):
-    """Provider-neutral create request (see PROVIDERS.md section 4 for the mapping)."""
+    """Provider-neutral create request (docs/providers.md §4 has the mapping)."""
 
     model_config = ConfigDict(frozen=True)
 

@@ -1,4 +1,4 @@
-"""CometAPI's relay of xAI's video API (PROVIDERS.md section 1).
+"""CometAPI's relay of xAI's video API (docs/providers.md §1).
 
 Same create body and flat job object as xAI (this adapter is XaiAdapter on
 other paths); polls may also come back in CometAPI's task envelope:

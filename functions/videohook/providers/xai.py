@@ -1,4 +1,4 @@
-"""xAI's video API (PROVIDERS.md section 2).
+"""xAI's video API (docs/providers.md §2).
 
 The flat job object parsed here is also what CometAPI relays, so `parse_job`
 is the one reading of it and `cometapi.py` builds on this adapter.
