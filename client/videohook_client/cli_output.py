@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -28,13 +30,22 @@ class Progress:
 
     On a terminal: one bar redrawn in place. Otherwise (a log, a pipe, CI): a plain
     status line whenever the status changes, and at most every `interval` seconds
-    in between.
+    in between. The percent is the job's `expected_progress()` at the time (`wall_clock`):
+    the reported progress, moving toward the job's `estimated_done_at` between polls.
     """
 
     WIDTH = 30
 
-    def __init__(self, stream: TextIO, *, interval: float = 10.0, clock=time.monotonic) -> None:
+    def __init__(
+        self,
+        stream: TextIO,
+        *,
+        interval: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._stream = stream
+        self._wall_clock = wall_clock
         isatty = getattr(stream, "isatty", None)
         self._tty = bool(isatty and isatty())
         self._interval = interval
@@ -61,18 +72,25 @@ class Progress:
     def job(self, job: Job) -> None:
         elapsed = self._clock() - self._started
         status = job.status.value
+        wall = self._wall_clock()
+        expected = job.expected_progress(wall)
+        percent = int(expected)  # 99.6 is not done yet
+        left = ""
+        if not job.is_terminal and job.estimated_done_at is not None:
+            seconds = (job.estimated_done_at - wall).total_seconds()
+            left = f", ~{seconds:.0f}s left" if seconds >= 1 else ", any moment"
         if self._tty:
             changed = status != self._last_status
             self._last_status = status
-            bar = self._bar(job.progress / 100)
-            text = f"{bar} {job.progress:>3}%  {status:<9}  {job.id}  {elapsed:.0f}s"
+            bar = self._bar(expected / 100)
+            text = f"{bar} {percent:>3}%  {status:<9}  {job.id}  {elapsed:.0f}s{left}"
             self._draw(text, force=changed or job.is_terminal)
             return
         now = self._clock()
         if status != self._last_status or now - self._last_line >= self._interval:
             self._last_status = status
             self._last_line = now
-            self._stream.write(f"{job.id}: {status} {job.progress}% ({elapsed:.0f}s)\n")
+            self._stream.write(f"{job.id}: {status} {percent}% ({elapsed:.0f}s{left})\n")
             self._stream.flush()
 
     def download(self, received: int, total: int | None) -> None:

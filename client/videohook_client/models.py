@@ -8,7 +8,7 @@ is kept beside the parsed one (`Job.raw`).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -29,6 +29,8 @@ class JobStatus(StrEnum):
 
 
 TERMINAL_STATUSES = frozenset(status for status in JobStatus if status.is_terminal)
+# The most `Job.expected_progress` shows before the job has ended: a late job waits at it.
+MAX_EXPECTED_PROGRESS = 99.0
 
 
 class _Model(BaseModel):
@@ -69,6 +71,7 @@ class Job(_Model):
     created_at: datetime | None = None
     updated_at: datetime | None = None
     completed_at: datetime | None = None
+    estimated_done_at: datetime | None = None
 
     _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
 
@@ -90,6 +93,26 @@ class Job(_Model):
     @property
     def succeeded(self) -> bool:
         return self.status is JobStatus.SUCCEEDED
+
+    def expected_progress(self, now: datetime | None = None) -> float:
+        """The percent a progress bar shows at `now` (default: the current time).
+
+        The reported `progress` as of when it was reported (`updated_at`; `created_at` while it
+        is 0), advancing linearly to 100 at `estimated_done_at`, but never past
+        MAX_EXPECTED_PROGRESS before the job ends. Each new report is where the bar snaps to;
+        a job without an expected end (an older server, not yet accepted, ended) shows its
+        reported progress.
+        """
+        reported = float(self.progress)
+        if self.status is not JobStatus.RUNNING or self.estimated_done_at is None:
+            return reported
+        since = self.created_at if self.progress == 0 else self.updated_at or self.created_at
+        if since is None:
+            return reported
+        now = now or datetime.now(UTC)
+        span = (self.estimated_done_at - since).total_seconds()
+        fraction = 1.0 if span <= 0 else min(1.0, max(0.0, (now - since).total_seconds() / span))
+        return max(reported, min(MAX_EXPECTED_PROGRESS, reported + (100.0 - reported) * fraction))
 
 
 class Page(_Model):

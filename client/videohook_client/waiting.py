@@ -1,4 +1,5 @@
-"""Waiting for a job to end: polls with a growing interval, riding out a few transient failures."""
+"""Waiting for a job to end: polls with a growing interval, riding out a few transient failures;
+between polls, a job with an expected end is handed to `on_progress` again so that a bar moves."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ DEFAULT_MAX_POLL_INTERVAL = 10.0
 POLL_BACKOFF = 1.5
 # Consecutive 5xx / connection failures that `wait` rides out before giving up.
 WAIT_MAX_CONSECUTIVE_FAILURES = 5
+# Between polls, `on_progress` gets the last job this often when it has an `estimated_done_at`
+# (its `expected_progress()` moves with the time); no request is made for it.
+PROGRESS_TICK_SECONDS = 0.5
 
 ProgressCallback = Callable[[Job], None]
 
@@ -53,5 +57,23 @@ def wait_until_terminal(
             job_id = job.id if isinstance(job, Job) else job
             state = f" (last seen: {last.status}, {last.progress}%)" if last is not None else ""
             raise VideohookTimeout(f"job {job_id} did not finish within {timeout:g} s{state}", last)
-        sleep(interval if deadline is None else min(interval, deadline - now))
+        pause = interval if deadline is None else min(interval, deadline - now)
+        _pause(pause, last, on_progress, sleep)
         interval = min(interval * POLL_BACKOFF, ceiling)
+
+
+def _pause(
+    seconds: float, last: Job | None, on_progress: ProgressCallback | None, sleep: Callable[[float], None]
+) -> None:
+    """Sleep until the next poll; with a running job whose expected end is known, in ticks of
+    PROGRESS_TICK_SECONDS, each followed by `on_progress(last)` (the poll itself reports the
+    last one)."""
+    if on_progress is None or last is None or last.is_terminal or last.estimated_done_at is None:
+        sleep(seconds)
+        return
+    while seconds > 0:
+        step = min(PROGRESS_TICK_SECONDS, seconds)
+        sleep(step)
+        seconds -= step
+        if seconds > 1e-9:
+            on_progress(last)

@@ -271,6 +271,13 @@ class JobView(Model):
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None = None
+    estimated_done_at: datetime | None = Field(
+        default=None,
+        description=(
+            "When the job is expected to end: the median of videohook's forecast, set once the "
+            "provider accepted the job and updated at every poll of the provider; null before"
+        ),
+    )
 
 
 class Job(JobView):
@@ -283,6 +290,9 @@ class Job(JobView):
     consecutive_poll_errors: int = 0
     # Only unreadable answers count toward failing the job; 5xx, 404 and timeouts just back off.
     consecutive_malformed_polls: int = 0
+    # The provider has not reported the job rendering yet (as at submit): the poll policy's
+    # "queued", which the job's own status no longer shows (a job runs once accepted).
+    provider_queued: bool = True
     deadline_at: datetime
     # Set from the job's creation until its workflow execution has started (or the submit
     # failed it): the key of the `by_submission` index, where the reconciler finds submits

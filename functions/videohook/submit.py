@@ -183,8 +183,13 @@ def _start_job(
         # The provider answered no: nothing was started, so nothing stays recorded.
         runtime.store.delete(job.id)
         raise _submit_error(error) from error
+    # Accepted: the job runs from now (the provider's queue is part of its run), and the
+    # forecast that plans its first poll tells the caller when it should be done.
+    first = wait_policy.first_plan(job.duration, job.resolution)
     job.provider_request_id = request_id
+    job.status = JobStatus.RUNNING
     job.updated_at = utc_now()
+    job.estimated_done_at = job.created_at + timedelta(seconds=first.done_seconds * settings.time_scale)
     try:
         runtime.store.update(job)
     except JobAlreadyTerminal:
@@ -194,7 +199,7 @@ def _start_job(
         runtime.store.end_submission(job.id)
         return runtime.store.get(job.id)
     logger.info("job submitted", extra={"provider": provider.value, "provider_request_id": request_id})
-    return _start_workflow(runtime, job)
+    return _start_workflow(runtime, job, wait_seconds=first.wait_seconds)
 
 
 # The job's error message when the provider may have started the job but videohook cannot
@@ -230,7 +235,11 @@ def _start_workflow(runtime: Runtime, job: Job, *, wait_seconds: int | None = No
     if job.status.is_terminal:
         return job  # the execution announces the end
     telemetry.job_submitted(job)
-    emit_event(runtime, job)  # video.queued
+    # video.queued (accepted), then video.running (the job as it is): every job sends both,
+    # in this order, each event's `data.status` its own.
+    emit_event(runtime, job.model_copy(update={"status": JobStatus.QUEUED}))
+    if job.status is JobStatus.RUNNING:
+        emit_event(runtime, job)
     return job
 
 

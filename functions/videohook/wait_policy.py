@@ -33,6 +33,10 @@ A constant lag budget per poll is the discrete form of the optimal schedule for
 "polls + lambda * lag" (interval proportional to 1/sqrt(hazard)).
 
 429s and other transient errors: at least Retry-After, else exponential backoff.
+
+The forecast is also published: `plan` returns the median of T given the job is not done
+at `elapsed`, which becomes the job's `estimated_done_at` (at submit from `first_plan`, then
+at every poll), so callers see the end coming without any poll more.
 """
 
 from __future__ import annotations
@@ -114,12 +118,16 @@ class Forecast:
             total += c.weight * (x * _upper_tail(z) - mean * _upper_tail(z - c.sigma))
         return total
 
-    def median(self) -> float:
-        """The forecast's median (bisection on the survival function)."""
-        low, high = 1e-3, 1e7
+    def median(self, after: float = 0.0) -> float:
+        """The forecast's median of T given T > `after` (bisection on the survival function):
+        with `after` = the time of a poll that found the job not done, always later than it."""
+        alive = self.survival(after)
+        if alive <= 1e-12:
+            return max(after, 0.0)  # the forecast rules the job out: due now
+        low, high = max(after, 1e-3), max(after, 1e-3) * 2.0 + 1e7
         for _ in range(80):
             mid = math.sqrt(low * high)
-            if self.survival(mid) > 0.5:
+            if self.survival(mid) > 0.5 * alive:
                 low = mid
             else:
                 high = mid
@@ -352,12 +360,26 @@ def _planned_wait(forecast_: Forecast, elapsed: float, upper: int) -> int:
     return low
 
 
-def plan_wait(obs: PollObservation) -> int:
-    """Whole seconds of provider time until the next poll, within [MIN_WAIT, MAX_WAIT].
+@dataclass(frozen=True)
+class Plan:
+    """The poll step's decision: the next wait, and the forecast it published."""
 
-    A 429's Retry-After is honoured up to MAX_RETRY_AFTER_SECONDS; other transient errors
-    (consecutive_errors > 0 without a Retry-After) back off 2, 4, 8 ... up to
-    MAX_ERROR_BACKOFF_SECONDS. Waits never pass the deadline by more than a second.
+    wait_seconds: int  # provider seconds until the next poll
+    done_seconds: float  # the forecast's median of T given not done now: provider seconds from submit
+
+
+def plan_wait(obs: PollObservation) -> int:
+    """Whole seconds of provider time until the next poll, within [MIN_WAIT, MAX_WAIT] (`plan`)."""
+    return plan(obs).wait_seconds
+
+
+def plan(obs: PollObservation) -> Plan:
+    """The next wait, and when the job is expected to be done (the job's `estimated_done_at`).
+
+    The wait: a 429's Retry-After is honoured up to MAX_RETRY_AFTER_SECONDS; other transient
+    errors (consecutive_errors > 0 without a Retry-After) back off 2, 4, 8 ... up to
+    MAX_ERROR_BACKOFF_SECONDS. Waits never pass the deadline by more than a second. The
+    expected end is only published, never polled for: it changes no wait.
     """
     elapsed = obs.elapsed if math.isfinite(obs.elapsed) and obs.elapsed > 0 else 0.0
     if elapsed != obs.elapsed:
@@ -365,7 +387,9 @@ def plan_wait(obs: PollObservation) -> int:
     upper = MAX_WAIT_SECONDS
     if obs.seconds_to_deadline is not None and not math.isnan(obs.seconds_to_deadline):
         upper = _clamp(math.ceil(min(max(0.0, obs.seconds_to_deadline), MAX_WAIT_SECONDS)) + 1)
-    wait = _planned_wait(forecast(obs), elapsed, upper)
+    forecast_ = forecast(obs)
+    done = forecast_.median(after=elapsed)
+    wait = _planned_wait(forecast_, elapsed, upper)
     if obs.consecutive_errors > 0 or obs.retry_after is not None:
         # This poll learned nothing: keep to the density of the previous plan (no longer
         # wait than the last one), but not sooner than the provider allows.
@@ -377,7 +401,7 @@ def plan_wait(obs: PollObservation) -> int:
         else:
             backoff = 2.0 ** min(max(obs.consecutive_errors, 1), 16)
             wait = max(wait, _clamp(backoff, MAX_ERROR_BACKOFF_SECONDS))
-    return wait
+    return Plan(wait_seconds=wait, done_seconds=done)
 
 
 def next_wait_seconds(**fields: object) -> int:
@@ -385,8 +409,13 @@ def next_wait_seconds(**fields: object) -> int:
     return plan_wait(PollObservation(**fields))  # type: ignore[arg-type]
 
 
+def first_plan(duration: int | None, resolution: str | None, history: HistoryStats | None = None) -> Plan:
+    """The wait before the first poll and the expected end, decided at submit (nothing reported yet)."""
+    return plan(PollObservation(elapsed=0.0, duration=duration, resolution=resolution, history=history))
+
+
 def first_wait_seconds(
     duration: int | None, resolution: str | None, history: HistoryStats | None = None
 ) -> int:
     """The wait before the first poll, decided at submit (nothing reported yet)."""
-    return plan_wait(PollObservation(elapsed=0.0, duration=duration, resolution=resolution, history=history))
+    return first_plan(duration, resolution, history).wait_seconds

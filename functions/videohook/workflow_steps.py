@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
@@ -46,8 +47,9 @@ def _save(runtime: Runtime, job: Job, *, touch: bool = True) -> None:
 
 
 def _visible(job: Job) -> tuple[object, ...]:
-    """What a poll may change of the job as callers (and the poll policy) see it."""
-    return job.status, job.progress, job.error, job.provider_video_url
+    """What a poll may change of the job as callers (and the poll policy) see it. Not the
+    forecast (`estimated_done_at`): it moves at every poll, `updated_at` only with these."""
+    return job.status, job.progress, job.error, job.provider_video_url, job.provider_queued
 
 
 def poll_job(runtime: Runtime, job_input: WorkflowInput) -> tuple[PollResult, Job]:
@@ -77,7 +79,7 @@ def poll_job(runtime: Runtime, job_input: WorkflowInput) -> tuple[PollResult, Jo
     before = _visible(job)
     record = wait_policy.BeforePoll(
         previous_elapsed=None if job.poll_count == 0 else max(0.0, elapsed - job_input.wait_seconds),
-        queued=job.status is JobStatus.QUEUED,
+        queued=job.provider_queued,
         changed_elapsed=(job.updated_at - job.created_at).total_seconds() / scale,
         progress=job.progress,
     )
@@ -109,7 +111,7 @@ def poll_job(runtime: Runtime, job_input: WorkflowInput) -> tuple[PollResult, Jo
     kind = completion_times.job_kind(job.provider.value, job.model, job.resolution, job.duration)
     wait = 0
     if not job.status.is_terminal and not job.provider_video_url:
-        wait = wait_policy.plan_wait(
+        plan = wait_policy.plan(
             record.observe(
                 elapsed,
                 progress=job.progress,
@@ -122,12 +124,17 @@ def poll_job(runtime: Runtime, job_input: WorkflowInput) -> tuple[PollResult, Jo
                 seconds_to_deadline=(job.deadline_at - now).total_seconds() / scale,
             )
         )
+        wait = plan.wait_seconds
+        # Published, not polled for: the caller's progress bar moves toward it between polls.
+        job.estimated_done_at = job.created_at + timedelta(seconds=plan.done_seconds * scale)
     if observed is not None and observed.status is JobStatus.SUCCEEDED:
         seconds = completion_times.observed_completion_seconds(record.previous_elapsed, elapsed)
         _record_completion(runtime, kind, seconds)
     result, job = _result_after_save(runtime, job, wait, touch=_visible(job) != before)
     if status_before is JobStatus.QUEUED and result.status is JobStatus.RUNNING:
-        emit_event(runtime, job)  # video.running: the first sign of progress
+        # A record from before jobs ran from the provider's acceptance (submit announces
+        # video.running now): its video.running comes at its first poll.
+        emit_event(runtime, job)
     return result, job
 
 
@@ -142,13 +149,15 @@ def _record_completion(runtime: Runtime, kind: str, seconds: float) -> None:
 def _apply_state(job: Job, state: ProviderJobState) -> None:
     if state.progress is not None:
         job.progress = max(job.progress, min(100, state.progress))
+    job.provider_queued = state.status is JobStatus.QUEUED
     if state.status is JobStatus.SUCCEEDED:
         # Not succeeded until the copy to S3 is done: finalize decides.
         job.status = JobStatus.RUNNING
         job.provider_video_url = state.video_url
         job.progress = 100
         return
-    job.status = state.status
+    # Accepted by the provider, a job runs: its queue is part of its run (`provider_queued`).
+    job.status = JobStatus.RUNNING if state.status is JobStatus.QUEUED else state.status
     if state.error is not None:
         job.error = state.error
     elif state.status is JobStatus.FAILED:

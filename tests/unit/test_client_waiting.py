@@ -66,3 +66,35 @@ def test_wait_gives_up_after_consecutive_failures_and_on_client_errors(api, clie
     api.on("GET", "/prod/v1/videos/vid_2", error_json(404, "not_found", "no such job"))
     with pytest.raises(VideohookClientError):
         client.wait("vid_2")
+
+
+def test_between_polls_a_job_with_an_expected_end_is_reported_every_tick(api, client, clock):
+    running = job_json(status="running", estimated_done_at="2025-01-02T03:04:25Z")
+    api.on(
+        "GET",
+        "/prod/v1/videos/vid_1",
+        httpx.Response(200, json=running),
+        httpx.Response(200, json=running),
+        httpx.Response(200, json=succeeded_json()),
+    )
+    seen: list[float] = []
+    job = client.wait(
+        "vid_1", poll_interval=1.0, max_poll_interval=2.0, on_progress=lambda j: seen.append(clock())
+    )
+    assert job.succeeded
+    assert len(api.requests) == 3  # the ticks ask nothing of the API
+    # The same waits as without ticks (1.0, then 1.5), cut into PROGRESS_TICK_SECONDS.
+    assert clock.sleeps == [0.5, 0.5, 0.5, 0.5, 0.5]
+    assert [t - 1000.0 for t in seen] == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]  # polls at 0, 1 and 2.5
+
+
+def test_no_ticks_without_a_callback_or_an_expected_end(api, client, clock):
+    running = job_json(status="running", estimated_done_at="2025-01-02T03:04:25Z")
+    api.on(
+        "GET",
+        "/prod/v1/videos/vid_1",
+        httpx.Response(200, json=running),
+        httpx.Response(200, json=succeeded_json()),
+    )
+    client.wait("vid_1", poll_interval=2.0)
+    assert clock.sleeps == [2.0]

@@ -206,7 +206,7 @@ def test_request_rules_answer_their_code_and_field(
 
 def test_a_valid_request_is_submitted(runtime: FakeRuntime) -> None:
     status, job, _ = answer(api.handler, event("POST", "/v1/videos", {"prompt": "a heron"}))
-    assert status == 202 and job["status"] == "queued" and job["provider"] == ProviderName.SANDBOX.value
+    assert status == 202 and job["status"] == "running" and job["provider"] == ProviderName.SANDBOX.value
     assert runtime.calls("adapter.submit")
 
 

@@ -64,6 +64,9 @@ def test_submit_happy_path(runtime: FakeRuntime) -> None:
         "sns.publish",  # video.queued
         "events.put_events",
         "sfn.start_execution",  # its webhook delivery
+        "sns.publish",  # video.running: accepted, the job runs
+        "events.put_events",
+        "sfn.start_execution",  # its webhook delivery
     ]
     (created,) = runtime.calls("store.create")
     assert created.id == job.id
@@ -101,9 +104,20 @@ def test_submit_happy_path(runtime: FakeRuntime) -> None:
     (updated,) = runtime.calls("store.update")
     assert updated.id == job.id and updated.provider_request_id == "req-123"
     assert updated.updated_at >= created.updated_at
+    # Accepted: running, with the forecast that planned the first poll as its expected end.
+    first = wait_policy.first_plan(5, "480p")
+    assert job.status is JobStatus.RUNNING and runtime.store.jobs[job.id].status is JobStatus.RUNNING
+    assert job.estimated_done_at == job.created_at + timedelta(seconds=first.done_seconds)
+    assert runtime.store.jobs[job.id].estimated_done_at == job.estimated_done_at
+    assert first.done_seconds > first.wait_seconds
 
-    started, delivery = runtime.calls("sfn.start_execution")
-    assert delivery["name"].startswith("evt_") and delivery["name"].endswith("_queued")
+    started, queued, running = runtime.calls("sfn.start_execution")
+    assert queued["name"] == f"evt_{job.id.removeprefix('vid_')}_queued"
+    assert running["name"] == f"evt_{job.id.removeprefix('vid_')}_running"
+    assert json.loads(queued["input"])["event"]["type"] == "video.queued"
+    assert json.loads(queued["input"])["event"]["data"]["status"] == "queued"
+    assert json.loads(running["input"])["event"]["data"]["status"] == "running"
+    assert json.loads(running["input"])["event"]["data"]["estimated_done_at"]
     assert started["name"] == job.id
     assert started["stateMachineArn"] == STATE_MACHINE_ARN
     assert json.loads(started["input"]) == {
@@ -121,6 +135,9 @@ def test_submit_uses_named_provider_and_time_scale() -> None:
     assert runtime.calls("runtime.adapter") == [ProviderName.AIMLAPI]
     assert job.provider is ProviderName.AIMLAPI
     assert job.deadline_at - job.created_at == timedelta(seconds=36)
+    # The expected end is in the stack's scaled time, like the deadline.
+    done = wait_policy.first_plan(None, None).done_seconds * 0.01
+    assert job.estimated_done_at == job.created_at + timedelta(seconds=done)
     (started,) = runtime.calls("sfn.start_execution")
     assert json.loads(started["input"])["wait_seconds"] == wait_policy.first_wait_seconds(None, None)
 
@@ -291,7 +308,7 @@ def test_a_retry_after_the_provider_refused_submits_again_under_the_same_job_id(
     with pytest.raises(ProviderRefused):
         start_with_key(runtime, "k")
     job = start_with_key(runtime, "k")
-    assert job.status is JobStatus.QUEUED and job.provider_request_id == "req-123"
+    assert job.status is JobStatus.RUNNING and job.provider_request_id == "req-123"  # accepted: runs
     (first, second) = runtime.calls("store.create")
     assert first.id == second.id == job.id  # the refused attempt left nothing but the claim
 

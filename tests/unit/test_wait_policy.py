@@ -24,10 +24,12 @@ from videohook.wait_policy import (
     Component,
     Forecast,
     PollObservation,
+    first_plan,
     first_wait_seconds,
     forecast,
     lag_risk,
     next_wait_seconds,
+    plan,
     plan_wait,
 )
 
@@ -94,6 +96,33 @@ def test_integrated_survival_matches_numeric_integration() -> None:
     assert mixture.median() == pytest.approx(
         next(x for x in range(1, 1000) if mixture.survival(x) <= 0.5), abs=1.0
     )
+
+
+def test_the_median_after_a_time_is_the_conditional_median() -> None:
+    mixture = Forecast((Component(0.9, math.log(100), 0.15), Component(0.1, math.log(200), 0.8)), "test")
+    assert mixture.median(after=0.0) == pytest.approx(mixture.median())
+    for after in (50.0, 100.0, 180.0, 600.0):
+        later = mixture.median(after=after)
+        assert later > after  # a job not done now is expected later than now
+        assert mixture.survival(later) == pytest.approx(0.5 * mixture.survival(after), rel=1e-6)
+    ruled_out = Forecast((Component(1.0, math.log(10), 0.01),), "test")
+    assert ruled_out.median(after=1000.0) == 1000.0  # no information: due now
+
+
+def test_the_plan_publishes_the_median_it_waited_by() -> None:
+    for obs in (
+        PollObservation(elapsed=0.0, duration=10, resolution="720p"),
+        PollObservation(elapsed=40.0, progress=50, previous_elapsed=20.0, changed_elapsed=20.0,
+                        changed_progress=10, duration=10, resolution="720p"),
+        PollObservation(elapsed=90.0, history=HISTORY, consecutive_errors=2),
+    ):  # fmt: skip
+        planned = plan(obs)
+        assert planned.wait_seconds == plan_wait(obs)  # the wait is the policy's, unchanged
+        assert planned.done_seconds == pytest.approx(forecast(obs).median(after=obs.elapsed))
+        assert planned.done_seconds > obs.elapsed
+    first = first_plan(10, "720p")
+    assert first.wait_seconds == first_wait_seconds(10, "720p")
+    assert first.done_seconds == pytest.approx(expected_generation_seconds(10, "720p"), rel=0.05)
 
 
 def test_lag_risk_grows_with_the_wait() -> None:

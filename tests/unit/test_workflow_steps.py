@@ -148,6 +148,50 @@ def test_poll_progress_never_goes_backwards(runtime: FakeRuntime) -> None:
     assert runtime.store.jobs["vid_poll"].progress == 60
 
 
+def test_poll_publishes_the_forecast_it_planned_with(runtime: FakeRuntime) -> None:
+    job = running_job(runtime, progress=20, provider_queued=False)  # rendering, at 20%
+    runtime._adapter.poll_outcomes = [ProviderJobState(status=JobStatus.RUNNING, progress=20)]
+    before = utc_now()
+    result = poll(runtime)
+    stored = runtime.store.jobs["vid_poll"]
+    # The median of the forecast the wait came from: later than this poll, and the wait's poll
+    # comes before it (more polls are never planned for it: it is only published).
+    assert stored.estimated_done_at is not None and stored.estimated_done_at > before
+    done_in = (stored.estimated_done_at - job.created_at).total_seconds()
+    assert done_in > (before - job.created_at).total_seconds() + result.wait_seconds
+    # Nothing callers see changed (progress 20 again): `updated_at`, the policy's "last
+    # change", stays, though the forecast moved.
+    assert stored.updated_at == job.updated_at
+    # Faster progress brings the expected end closer, at the very next poll.
+    runtime._adapter.poll_outcomes = [ProviderJobState(status=JobStatus.RUNNING, progress=90)]
+    poll(runtime)
+    sooner = runtime.store.jobs["vid_poll"].estimated_done_at
+    assert sooner is not None and sooner < stored.estimated_done_at
+
+
+def test_a_provider_queue_keeps_an_accepted_job_running(runtime: FakeRuntime) -> None:
+    running_job(runtime)
+    runtime._adapter.poll_outcomes = [
+        ProviderJobState(status=JobStatus.QUEUED),
+        ProviderJobState(status=JobStatus.RUNNING, progress=10),
+    ]
+    assert poll(runtime).status is JobStatus.RUNNING
+    stored = runtime.store.jobs["vid_poll"]
+    assert stored.status is JobStatus.RUNNING and stored.provider_queued  # the policy's "queued"
+    assert poll(runtime).status is JobStatus.RUNNING
+    assert not runtime.store.jobs["vid_poll"].provider_queued
+    assert runtime.calls("sns.publish") == []  # submit announced video.running
+
+
+def test_a_queued_record_from_before_runs_at_its_first_poll(runtime: FakeRuntime) -> None:
+    running_job(runtime, status=JobStatus.QUEUED)
+    runtime._adapter.poll_outcomes = [ProviderJobState(status=JobStatus.QUEUED)]
+    assert poll(runtime).status is JobStatus.RUNNING
+    assert runtime.store.jobs["vid_poll"].status is JobStatus.RUNNING
+    (published,) = runtime.calls("sns.publish")
+    assert published["MessageAttributes"]["type"]["StringValue"] == "video.running"
+
+
 def test_poll_malformed_ten_times_in_a_row_fails_the_job(runtime: FakeRuntime) -> None:
     running_job(runtime)
     limit = workflow_steps.MAX_CONSECUTIVE_POLL_ERRORS
