@@ -29,9 +29,12 @@ from urllib.parse import parse_qs, urlsplit
 
 from devstack.lambda_bridge import LambdaContext
 from devstack.lambda_instances import DEFAULT_CONCURRENCY, Handler, InstancePool
+from devstack.local_output import REQUESTS_LOGGER
 from devstack.moto_server import LISTEN_BACKLOG
 
 logger = logging.getLogger(__name__)
+# One INFO line per request answered: method, path, status (`make dev` shows them).
+request_log = logging.getLogger(REQUESTS_LOGGER)
 # API Gateway's payload limit.
 MAX_BODY_BYTES = 10 * 1024 * 1024
 # A too-large body is still read up to this size before the 413, then the connection is closed.
@@ -159,7 +162,9 @@ def build_event(
         "requestContext": {
             "resourcePath": resource,
             "httpMethod": method,
-            "path": f"/local{parts.path}",
+            # The path the caller used (API Gateway's holds the stage, or a custom domain's base
+            # path, before the resource; the emulator serves the API at its root).
+            "path": parts.path,
             "stage": "local",
             "requestId": str(uuid.uuid4()),
             "requestTimeEpoch": int(time.time() * 1000),
@@ -207,6 +212,10 @@ class ApiGatewayEmulator:
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base signature
                 pass
+
+            def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+                status = int(code) if isinstance(code, int) else code
+                request_log.info("%s %s %s", self.command, self.path, status)
 
             def _serve(self) -> None:
                 emulator._serve(self)
@@ -270,6 +279,7 @@ class ApiGatewayEmulator:
             return
         body = request.rfile.read(length) if length else b""
         headers = {name.lower(): value for name, value in request.headers.items()}
+        headers["x-forwarded-proto"] = "http"  # as API Gateway names the scheme it was reached by
         path = urlsplit(request.path).path
         route = self._route(request.command, path)
         if route is None:

@@ -4,14 +4,15 @@ Starts the local stack, submits a text-to-video and an image-to-video job
 (the image sent as a data URI of `events/first-frame.png`), receives both
 webhooks on a loopback receiver, verifies their signatures, downloads each
 video from its `download_url`, checks its SHA-256, prints a summary, and
-exits 0 only if all of that held.
+exits 0 only if all of that held. Metrics and the handlers' logs go to a file
+(devstack.local_output); `--verbose` prints them too.
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import hashlib
-import json
 import os
 import sys
 import time
@@ -20,11 +21,14 @@ from typing import Any
 import httpx
 from standardwebhooks import Webhook
 
+from devstack.local_output import VERBOSE_HELP, LocalOutput
 from devstack.receiver import WebhookReceiver
 from devstack.stack import REPO, LocalStack, LocalStackConfig
 
 DEMO_TIME_SCALE = 0.05
 WEBHOOK_TIMEOUT_SECONDS = 90
+# Where the demo's metrics and the handlers' logs go (VIDEOHOOK_LOG_FILE chooses another file).
+DEMO_LOG_FILE = REPO / "build" / "demo.log"
 
 
 def run_demo(stack: LocalStack) -> list[str]:
@@ -108,23 +112,31 @@ def run_demo(stack: LocalStack) -> list[str]:
     return problems
 
 
-def main() -> int:
-    # The handlers' JSON logs are for CloudWatch; the demo prints a summary instead.
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devstack.demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
+    args = parser.parse_args(argv)
+
     config = LocalStackConfig.from_env()
     config.port = 0
     if "VIDEOHOOK_TIME_SCALE" not in os.environ and config.provider == "sandbox":
         config.time_scale = DEMO_TIME_SCALE
-    print(f"starting the local stack (provider: {config.provider}) ...", flush=True)
-    stack = LocalStack(config).start()
+    output = LocalOutput.from_env(verbose=args.verbose, default_file=DEMO_LOG_FILE)
+    output.install()
     try:
-        print(f"videohook ready: {stack.url}", flush=True)
-        problems = run_demo(stack)
+        print(output.describe())
+        print(f"starting the local stack (provider: {config.provider}) ...", flush=True)
+        stack = LocalStack(config).start()
+        try:
+            print(f"videohook ready: {stack.url}", flush=True)
+            problems = run_demo(stack)
+        finally:
+            stack.stop()
+        for problem in problems:
+            print(f"FAILED: {problem}", file=sys.stderr)
+        print("demo passed: every check held" if not problems else f"demo FAILED: {len(problems)} problem(s)")
     finally:
-        stack.stop()
-    for problem in problems:
-        print(f"FAILED: {problem}", file=sys.stderr)
-    print(json.dumps({"ok": not problems}))
+        output.restore()
     return 1 if problems else 0
 
 

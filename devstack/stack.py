@@ -21,6 +21,7 @@ DEFAULT_PORT = 8787
 DEFAULT_API_KEY = "vh_local_dev_key"
 SANDBOX_API_KEY = "sandbox-local-key"
 API_HANDLER = "handlers.api.handler"
+logger = logging.getLogger(__name__)
 PROVIDER_KEY_ENV = {"cometapi": "COMETAPI_API_KEY", "xai": "XAI_API_KEY", "aimlapi": "AIMLAPI_API_KEY"}
 
 if str(REPO / "functions") not in sys.path:
@@ -41,7 +42,15 @@ def synthesize(outdir: Path) -> dict[str, Any]:
     )
     for variable in ("AWS_ENDPOINT_URL", "CDK_DEFAULT_ACCOUNT", "CDK_DEFAULT_REGION"):
         env.pop(variable, None)
-    subprocess.run([sys.executable, str(REPO / "infra" / "app.py")], cwd=REPO, env=env, check=True)
+    # What the app prints is for `make synth` (e.g. its deployment warnings): in the log, unless it fails.
+    run = subprocess.run(
+        [sys.executable, str(REPO / "infra" / "app.py")], cwd=REPO, env=env, capture_output=True, text=True
+    )
+    if run.returncode != 0:
+        sys.stderr.write(run.stdout + run.stderr)
+        run.check_returncode()
+    for line in (run.stdout + run.stderr).splitlines():
+        logger.info("synth: %s", line)
     return json.loads((outdir / f"{STACK_NAME}.template.json").read_text())
 
 

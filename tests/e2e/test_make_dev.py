@@ -1,20 +1,29 @@
-"""`make dev`'s entry point as a user runs it: a separate process on 127.0.0.1:$VIDEOHOOK_PORT."""
+"""`make dev`'s entry point as a user runs it: a separate process on 127.0.0.1:$VIDEOHOOK_PORT.
+
+Its console stays readable while `make demo`'s jobs run against it (the ready line, requests,
+job transitions); the metrics and the handlers' logs are all in its log file
+(devstack.local_output). A busy port is one line and a non-zero exit, no traceback.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
-from devstack.stack import REPO
+from devstack.demo import run_demo
+from devstack.stack import REPO, new_webhook_secret
 
 pytestmark = pytest.mark.e2e
 
@@ -25,10 +34,24 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_dev_stack_prints_its_ready_line_and_serves_the_api():
+def _environment(**variables: str) -> dict[str, str]:
+    inherited = ("AWS_", "VIDEOHOOK_", "MOTO_", "POWERTOOLS_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(inherited)}
+    env.update(variables)
+    return env
+
+
+def test_dev_stack_prints_its_ready_line_and_serves_the_api(tmp_path):
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "VIDEOHOOK_", "MOTO_"))}
-    env.update(VIDEOHOOK_PORT=str(port), VIDEOHOOK_API_KEY="vh_dev_test", VIDEOHOOK_TIME_SCALE="0.02")
+    log_file = tmp_path / "dev.log"
+    secret = new_webhook_secret()
+    env = _environment(
+        VIDEOHOOK_PORT=str(port),
+        VIDEOHOOK_API_KEY="vh_dev_test",
+        VIDEOHOOK_TIME_SCALE="0.02",
+        VIDEOHOOK_LOG_FILE=str(log_file),
+        VIDEOHOOK_WEBHOOK_SECRET=secret,
+    )
     # A deployment setting from the environment beats the template's (devstack.function_environment).
     env.update(VIDEOHOOK_DOWNLOAD_URL_TTL_SECONDS="1234")
     process = subprocess.Popen(
@@ -65,6 +88,10 @@ def test_dev_stack_prints_its_ready_line_and_serves_the_api():
                 time.sleep(0.3)
             query = parse_qs(urlsplit(job["video"]["download_url"]).query)
             assert query["X-Amz-Expires"] == ["1234"]
+        # `make demo`'s jobs, against this stack: webhooks verified, videos downloaded and hashed.
+        config = SimpleNamespace(api_keys=["vh_dev_test"])
+        stack = SimpleNamespace(url=ready, config=config, webhook_secret=secret, sandbox=None)
+        assert run_demo(stack) == []
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -75,3 +102,40 @@ def test_dev_stack_prints_its_ready_line_and_serves_the_api():
         reader.join(timeout=5)
     # On a slow stop the process prints every thread's stack (devstack.__main__.SLOW_STOP_SECONDS).
     assert code == 0 and output[-1] == "videohook stopped\n", "".join(output[-200:])
+
+    console = "".join(output)
+    hint = "(--verbose or VIDEOHOOK_LOG_LEVEL=DEBUG shows them here)"
+    assert output[0] == f"logs and metrics: {log_file} {hint}\n"
+    assert "jobs are kept in memory: they are gone when the stack stops\n" in output
+    assert [line for line in output if line.lstrip().startswith("{")] == [], console
+    assert re.search(r"^\d\d:\d\d:\d\d POST /v1/videos 202$", console, re.MULTILINE), console
+    assert re.search(rf"^\d\d:\d\d:\d\d {job_id} succeeded$", console, re.MULTILINE), console
+    # The file has every metric and log line: the three jobs' submits, outcomes and webhooks.
+    documents = [json.loads(line) for line in log_file.read_text().splitlines() if line.startswith("{")]
+    metrics = [document for document in documents if "_aws" in document]
+
+    def total(name: str) -> float:  # an EMF value is a number or a list of them
+        values = [document.get(name, 0) for document in metrics]
+        return sum(sum(v) if isinstance(v, list) else v for v in values)
+
+    assert (total("JobsSubmitted"), total("JobsSucceeded")) == (3, 3)
+    assert total("WebhookAttempts") >= 2
+    assert any(document.get("message") == "job polled" for document in documents)
+
+
+def test_a_busy_port_is_one_line_and_a_non_zero_exit():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = subprocess.run(
+            [sys.executable, "-m", "devstack"],
+            cwd=REPO,
+            env=_environment(VIDEOHOOK_PORT=str(port)),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert run.returncode != 0
+    assert run.stderr == f"port {port} is in use; set VIDEOHOOK_PORT\n"
+    assert run.stdout == ""
