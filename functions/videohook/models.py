@@ -84,6 +84,11 @@ class Model(BaseModel):
     model_config = ConfigDict(defer_build=True)
 
 
+def every_field_required(schema: dict[str, Any]) -> None:
+    """An answer's schema: it carries every field (null when unset), so generated clients need not guess."""
+    schema["required"] = list(schema.get("properties", {}))
+
+
 class JobError(Model):
     """A failure as callers see it: a stable machine-readable code and a human message."""
 
@@ -240,6 +245,8 @@ class CreateVideoRequest(Model):
 class VideoArtifact(Model):
     """The finished video, in the caller's bucket."""
 
+    model_config = ConfigDict(json_schema_extra=every_field_required)
+
     s3_uri: str
     bytes: int
     sha256: str
@@ -249,6 +256,8 @@ class VideoArtifact(Model):
 
 class JobView(Model):
     """The job as callers see it: GET /v1/videos/{id}, webhooks and SNS."""
+
+    model_config = ConfigDict(json_schema_extra=every_field_required)
 
     id: str
     status: JobStatus = JobStatus.QUEUED
@@ -308,6 +317,8 @@ class Job(JobView):
 
 class JobList(Model):
     """GET /v1/videos: one page of the caller's jobs, newest first."""
+
+    model_config = ConfigDict(json_schema_extra=every_field_required)
 
     data: list[JobView]
     next_cursor: str | None = Field(

@@ -25,6 +25,21 @@ MAX_IMAGE_BYTES = 4 * 1024 * 1024
 DATA_URI = re.compile(r"^data:image/(png|jpeg|webp);base64,(?P<data>[A-Za-z0-9+/=\s]+)$")
 # The PydanticCustomError type of an image over MAX_IMAGE_BYTES: the API answers it 413, not 400.
 IMAGE_TOO_LARGE = "image_too_large"
+# The first bytes of each image format a data URI may hold (client/videohook_client/images.py
+# sniffs local files the same way): a prefix, or for WEBP the RIFF container's two marks.
+IMAGE_SIGNATURES = {"PNG": b"\x89PNG\r\n\x1a\n", "JPEG": b"\xff\xd8\xff"}
+WEBP_MARKS = ((0, b"RIFF"), (8, b"WEBP"))
+IMAGE_FORMATS = (*IMAGE_SIGNATURES, "WEBP")
+
+
+def image_format(data: bytes) -> str | None:
+    """PNG, JPEG or WEBP from an image's first bytes; None for anything else."""
+    for name, signature in IMAGE_SIGNATURES.items():
+        if data.startswith(signature):
+            return name
+    if all(data[at : at + len(mark)] == mark for at, mark in WEBP_MARKS):
+        return "WEBP"
+    return None
 
 
 def image_url(url: str) -> str:
@@ -43,6 +58,9 @@ def image_url(url: str) -> str:
             raise PydanticCustomError("invalid_image", "the data URI holds no image")
         if len(decoded) > MAX_IMAGE_BYTES:
             raise PydanticCustomError(IMAGE_TOO_LARGE, f"the image exceeds {MAX_IMAGE_BYTES} bytes")
+        if image_format(decoded) is None:
+            formats = f"{', '.join(IMAGE_FORMATS[:-1])} or {IMAGE_FORMATS[-1]}"
+            raise PydanticCustomError("invalid_image", f"the data URI's bytes are not a {formats} image")
         return url
     if not url.startswith("https://") or len(url) <= len("https://"):
         raise PydanticCustomError("invalid_image", "image URLs must be https URLs or data URIs")

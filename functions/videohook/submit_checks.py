@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from videohook import errors
 from videohook.models import MODELS_WITHOUT_1080P, CreateVideoRequest, ProviderName
-from videohook.providers import SUPPORTS_REFERENCE_IMAGES, contract_of
+from videohook.providers import SUPPORTS_REFERENCE_IMAGES, contract_of, unsupported_message
 from videohook.runtime import ProviderNotConfigured, Runtime
 from videohook.uploads import uploaded_image_url
 
@@ -40,7 +40,7 @@ def prepare(runtime: Runtime, request: CreateVideoRequest, *, tenant_id: str) ->
     ):
         raise errors.InvalidInput(
             "unsupported_by_provider",
-            f"provider '{provider.value}' does not support reference_images",
+            unsupported_message(provider, "reference_images", settings),
             field="reference_images",
         )
     if request.webhook_url is not None:

@@ -4,17 +4,19 @@ delivery records the API shows (GET /v1/videos/{id}/deliveries, POST .../redeliv
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
-from videohook.models import EventType, Model
+from pydantic import Field
+
+from videohook.models import EventType, JobView, Model
 
 
 class WebhookEvent(Model):
-    """Body of every webhook and SNS message."""
+    """Body of every webhook and SNS message (the OpenAPI document's `webhooks` describe it)."""
 
     type: EventType
-    timestamp: datetime
-    data: dict[str, Any]
+    timestamp: datetime = Field(description="When the job reached this state")
+    data: JobView = Field(description="The job, as GET /v1/videos/{id} answers it")
 
 
 class WebhookAttempt(Model):

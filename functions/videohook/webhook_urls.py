@@ -29,6 +29,8 @@ class WebhookUrlRejected(ValueError):
         self.message = message
 
 
+# Named by every refusal a loopback receiver gets: the local stack's setting that allows them.
+LOOPBACK_SETTING = "VIDEOHOOK_ALLOW_LOOPBACK_WEBHOOKS=1"
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _UNIQUE_LOCAL = ipaddress.ip_network("fc00::/7")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
@@ -129,6 +131,13 @@ def _reject(message: str) -> WebhookUrlRejected:
     return WebhookUrlRejected(f"webhook_url {message}")
 
 
+def _refused(reason: str, address: IPAddress) -> WebhookUrlRejected:
+    message = f"is refused: {reason} ({address})"
+    if "loopback" in reason:  # a receiver on this machine: say how a local stack allows it
+        message += f"; loopback receivers are allowed only on a local stack run with {LOOPBACK_SETTING}"
+    return _reject(message)
+
+
 def validate_webhook_url(
     url: str,
     *,
@@ -158,7 +167,10 @@ def validate_webhook_url(
     # `schemes` is the deployment's allowed_webhook_schemes; loopback http is the local stack's own.
     http_allowed = "http" in schemes
     if scheme == "http" and not (http_allowed or allow_loopback):
-        raise _reject("must use https")
+        raise _reject(
+            "must use https (http only reaches loopback receivers, "
+            f"on a local stack run with {LOOPBACK_SETTING})"
+        )
     if scheme not in ("https", "http") or (scheme == "https" and "https" not in schemes):
         raise _reject(f"must use one of: {', '.join(schemes)}")
     if "@" in parts.netloc:
@@ -179,7 +191,7 @@ def validate_webhook_url(
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, ValueError):
         if literal is not None and (reason := is_forbidden_address(literal, allow_loopback)):
-            raise _reject(f"is refused: {reason} ({literal})") from None
+            raise _refused(reason, literal) from None
         raise _reject("is not a valid URL") from None
     if parsed.userinfo:
         raise _reject("must not contain user information")
@@ -212,7 +224,7 @@ def validate_webhook_url(
     for address in addresses:
         reason = is_forbidden_address(address, allow_loopback)
         if reason:
-            raise _reject(f"is refused: {reason} ({address})")
+            raise _refused(reason, address)
     if scheme == "http" and not http_allowed and not all(address.is_loopback for address in addresses):
         raise _reject("must use https (http is allowed for loopback receivers only)")
     return VettedUrl(url=url, host=connect_host, addresses=[str(address) for address in addresses])

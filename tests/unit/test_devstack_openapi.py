@@ -24,3 +24,12 @@ def test_check_fails_when_the_file_drifts(tmp_path, monkeypatch: pytest.MonkeyPa
     assert openapi.main(["--check"]) == 1
     assert openapi.main([]) == 0
     assert stale.read_text() == openapi.render()
+
+
+def test_the_committed_document_names_make_devs_local_stack() -> None:
+    from devstack.stack import DEFAULT_PORT
+    from handlers.rest_api.openapi import LOCAL_BASE_URL
+
+    assert LOCAL_BASE_URL == f"http://127.0.0.1:{DEFAULT_PORT}"
+    servers = json.loads(openapi.DOCUMENT.read_text())["servers"]
+    assert [server["url"] for server in servers] == [LOCAL_BASE_URL]

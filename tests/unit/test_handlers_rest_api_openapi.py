@@ -4,11 +4,13 @@ tests/unit/test_devstack_openapi.py)."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
-from handlers.api import openapi_document
+from handlers.api import new_resolver, openapi_document
+from handlers.rest_api.openapi import LOCAL_BASE_URL, base_url_of, document_of
+from videohook.models import EventType
 
 ROUTES = {
     ("post", "/v1/videos"): "202",
@@ -105,3 +107,95 @@ def test_request_models_carry_their_limits(document: dict[str, Any]) -> None:
     assert set(listing) == {"status", "limit", "cursor"}
     assert (listing["limit"]["schema"]["minimum"], listing["limit"]["schema"]["maximum"]) == (1, 100)
     assert listing["limit"]["schema"]["default"] == 20
+
+
+def test_the_document_validates_as_openapi_3_1(document: dict[str, Any]) -> None:
+    from openapi_spec_validator import OpenAPIV31SpecValidator
+
+    assert document["openapi"].startswith("3.1")
+    OpenAPIV31SpecValidator(document).validate()
+
+
+def test_every_operation_has_a_readable_operation_id(document: dict[str, Any]) -> None:
+    ids = {
+        (method, path): operation.get("operationId")
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+    }
+    assert ids == {
+        ("post", "/v1/videos"): "createVideo",
+        ("get", "/v1/videos"): "listVideos",
+        ("get", "/v1/videos/{id}"): "getVideo",
+        ("post", "/v1/videos/{id}/cancel"): "cancelVideo",
+        ("get", "/v1/videos/{id}/deliveries"): "listDeliveries",
+        ("post", "/v1/videos/{id}/redeliver"): "redeliverVideo",
+        ("post", "/v1/uploads"): "createUpload",
+        ("get", "/v1/openapi.json"): "getOpenApiDocument",
+    }
+
+
+def test_every_field_of_a_job_is_required(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    for name in ("JobView", "VideoArtifact", "JobList"):
+        assert schemas[name]["required"] == list(schemas[name]["properties"]), name
+    assert {"id", "status", "progress", "created_at", "updated_at"} <= set(schemas["JobView"]["required"])
+
+
+def test_the_webhooks_section_describes_every_event_with_its_body(document: dict[str, Any]) -> None:
+    webhooks = document["webhooks"]
+    assert set(webhooks) == set(get_args(EventType))
+    for event_type, item in webhooks.items():
+        post = item["post"]
+        schema = post["requestBody"]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/WebhookEvent"}, event_type
+        headers = {param["name"] for param in post["parameters"] if param["in"] == "header"}
+        assert headers == {"webhook-id", "webhook-timestamp", "webhook-signature"}, event_type
+    event = document["components"]["schemas"]["WebhookEvent"]
+    assert event["required"] == ["type", "timestamp", "data"]
+    assert event["properties"]["data"]["$ref"] == "#/components/schemas/JobView"
+    assert event["properties"]["type"]["enum"] == list(get_args(EventType))
+
+
+def test_the_server_is_the_base_url_the_document_is_served_from(document: dict[str, Any]) -> None:
+    (server,) = document["servers"]
+    assert server["url"] == LOCAL_BASE_URL and server["description"]
+    served = document_of(new_resolver(), base_url="https://api.example.com/prod")
+    assert served["servers"][0]["url"] == "https://api.example.com/prod"
+    assert {**served, "servers": document["servers"]} == document
+
+
+@pytest.mark.parametrize(
+    ("event", "base_url"),
+    [
+        (  # execute-api: the stage before the resource
+            {
+                "resource": "/v1/openapi.json",
+                "path": "/v1/openapi.json",
+                "headers": {"Host": "abc.execute-api.eu-west-1.amazonaws.com", "X-Forwarded-Proto": "https"},
+                "requestContext": {"path": "/prod/v1/openapi.json", "stage": "prod"},
+            },
+            "https://abc.execute-api.eu-west-1.amazonaws.com/prod",
+        ),
+        (  # a custom domain mapped at its root
+            {
+                "resource": "/v1/openapi.json",
+                "path": "/v1/openapi.json",
+                "headers": {"host": "video.example.com", "x-forwarded-proto": "https"},
+                "requestContext": {"path": "/v1/openapi.json", "stage": "prod"},
+            },
+            "https://video.example.com",
+        ),
+        (  # the local stack
+            {
+                "resource": "/v1/openapi.json",
+                "path": "/v1/openapi.json",
+                "headers": {"host": "127.0.0.1:8787", "x-forwarded-proto": "http"},
+                "requestContext": {"path": "/v1/openapi.json", "stage": "local"},
+            },
+            "http://127.0.0.1:8787",
+        ),
+        ({"resource": "/v1/openapi.json", "path": "/v1/openapi.json", "headers": {}}, None),
+    ],
+)
+def test_base_url_of_a_request(event: dict[str, Any], base_url: str | None) -> None:
+    assert base_url_of(event) == base_url

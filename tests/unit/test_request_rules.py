@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -9,7 +10,13 @@ from pydantic import ValidationError
 
 from tests.fakes import FakeRuntime, video_request
 from videohook import submit
-from videohook.request_rules import MAX_IMAGE_BYTES, MAX_METADATA_BYTES, storable_number
+from videohook.request_rules import (
+    IMAGE_SIGNATURES,
+    MAX_IMAGE_BYTES,
+    MAX_METADATA_BYTES,
+    image_format,
+    storable_number,
+)
 
 # ---- metadata numbers ------------------------------------------------------------------
 
@@ -47,6 +54,38 @@ def test_metadata_limit_boundary(runtime: FakeRuntime) -> None:
 
 
 def test_data_uri_at_the_size_limit_is_accepted(runtime: FakeRuntime) -> None:
-    uri = "data:image/png;base64," + "A" * (MAX_IMAGE_BYTES // 3 * 4)
+    png = IMAGE_SIGNATURES["PNG"] + bytes(MAX_IMAGE_BYTES - len(IMAGE_SIGNATURES["PNG"]))
+    uri = "data:image/png;base64," + base64.b64encode(png).decode()
     submit.submit_job(runtime, video_request(image={"url": uri}), tenant_id="key_t")
     assert len(runtime.calls("adapter.submit")) == 1
+
+
+# ---- the bytes of a data URI -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", "PNG"),
+        (b"\xff\xd8\xff\xe0\0\x10JFIF", "JPEG"),
+        (b"RIFF\x24\0\0\0WEBPVP8 ", "WEBP"),
+        (b"GIF89a\x01\0\x01\0", None),
+        (b"RIFF\x24\0\0\0WAVEfmt ", None),  # RIFF, but audio
+        (b"%PDF-1.7", None),
+        (b"\x89PN", None),  # cut short
+    ],
+)
+def test_image_format_reads_the_first_bytes(head: bytes, expected: str | None) -> None:
+    assert image_format(head) == expected
+
+
+@pytest.mark.parametrize(
+    "data", [b"hello, world", b"GIF89a\x01\0\x01\0\0\0\0", b"\0" * 64], ids=["text", "gif", "zeros"]
+)
+def test_a_data_uri_whose_bytes_are_no_image_is_refused_at_image_url(data: bytes) -> None:
+    uri = "data:image/png;base64," + base64.b64encode(data).decode()
+    with pytest.raises(ValidationError) as caught:
+        video_request(image={"url": uri})
+    (error,) = caught.value.errors()
+    assert (error["type"], error["loc"]) == ("invalid_image", ("image", "url"))
+    assert error["msg"] == "the data URI's bytes are not a PNG, JPEG or WEBP image"

@@ -133,3 +133,36 @@ def test_reference_images_allowed_when_the_sandbox_speaks_aimlapi() -> None:
     assert job.reference_images == refs
     (sent,) = runtime.calls("adapter.submit")
     assert sent.reference_images == tuple(refs)
+
+
+def test_a_feature_the_sandboxs_contract_lacks_names_the_contract_and_how_to_choose_another(
+    runtime: FakeRuntime,
+) -> None:
+    # The default sandbox speaks the xai contract (Settings.sandbox_contract), which has no reference images.
+    with pytest.raises(DomainError) as caught:
+        submit.submit_job(
+            runtime, video_request(reference_images=["https://example.com/b.png"]), tenant_id="key_t"
+        )
+    assert caught.value.message == (
+        "the sandbox is speaking the xai contract, which has no reference_images; run the local stack "
+        "with a contract that has it (aimlapi): VIDEOHOOK_SANDBOX_CONTRACT=aimlapi make dev"
+    )
+
+
+def test_a_provider_without_a_feature_names_the_providers_with_it(runtime: FakeRuntime) -> None:
+    request = video_request(provider="cometapi", reference_images=["https://example.com/b.png"])
+    with pytest.raises(DomainError) as caught:
+        submit.submit_job(runtime, request, tenant_id="key_t")
+    assert caught.value.message == (
+        "provider 'cometapi' does not support reference_images; providers that do: aimlapi"
+    )
+
+
+@pytest.mark.parametrize("url", ["https://127.0.0.1:9000/hook", "http://127.0.0.1:9000/hook"])
+def test_a_loopback_webhook_refused_names_the_setting_that_allows_it(runtime: FakeRuntime, url: str) -> None:
+    assert not runtime.settings.allow_loopback_webhooks
+    with pytest.raises(DomainError) as caught:
+        submit.submit_job(runtime, video_request(webhook_url=url), tenant_id="key_t")
+    assert (caught.value.code, caught.value.field) == ("invalid_webhook_url", "webhook_url")
+    assert "VIDEOHOOK_ALLOW_LOOPBACK_WEBHOOKS=1" in caught.value.message
+    assert runtime.log == []

@@ -19,6 +19,7 @@ router = Router()
     **secured(
         "The job's webhook delivery log",
         responses(200, WebhookAttemptList, "The attempts, oldest first", 400, 404),
+        operation_id="listDeliveries",
         description=(
             "Every attempt to deliver the job's events to its webhook_url: time, status, latency, error."
         ),
@@ -36,6 +37,7 @@ def list_deliveries(id: JOB_ID) -> Response[WebhookAttemptList]:  # noqa: A002 -
     **secured(
         "Send a finished job's event again",
         responses(202, Redelivery, "Accepted: the event is being delivered", 400, 404, 409),
+        operation_id="redeliverVideo",
         description=(
             "Delivers the job's terminal event to its webhook_url again, with the same `webhook-id`, "
             "on the full retry schedule. A job that has not finished, or has no webhook_url, answers 409."

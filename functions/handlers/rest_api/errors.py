@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from typing import Any, get_args
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 from pydantic_core.core_schema import ErrorType
 
 from videohook import errors
@@ -75,7 +77,37 @@ def answer_domain_error(error: errors.DomainError) -> Response:
     return error_response(status_of(error), error.code, error.message, error.field, headers_of(error))
 
 
-def answer_validation_error(error: RequestValidationError) -> Response:
+def _nested_models(annotation: Any) -> list[type[BaseModel]]:
+    """The models a field's type holds (`ImageInput | None` -> [ImageInput])."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in get_args(annotation) for model in _nested_models(arg)]
+
+
+def closest_field(body_model: type[BaseModel] | None, path: list[str]) -> str | None:
+    """The known field of `body_model` nearest to the unknown last part of `path` (`aspectRatio` ->
+    `aspect_ratio`), or None if no field is close: its siblings are the fields of the model
+    `path[:-1]` leads to."""
+    model = body_model
+    for name in path[:-1]:
+        field = model.model_fields.get(name) if model else None
+        model = next(iter(_nested_models(field.annotation)), None) if field else None
+    if model is None or not path:
+        return None
+
+    def key(name: str) -> str:  # camelCase, kebab-case and snake_case spell the same key
+        return name.lower().replace("_", "").replace("-", "")
+
+    known = {key(name): name for name in model.model_fields}
+    matches = difflib.get_close_matches(key(path[-1]), list(known), n=1)
+    return known[matches[0]] if matches else None
+
+
+def answer_validation_error(
+    error: RequestValidationError, body_model: type[BaseModel] | None = None
+) -> Response:
+    """The answer to a request Powertools found invalid; `body_model` (the route's body model)
+    lets an unknown field's message name the closest known one."""
     first: dict[str, Any] = error.errors()[0] if error.errors() else {}
     kind = first.get("type", "invalid")
     loc = [str(part) for part in first.get("loc", ())]
@@ -91,6 +123,8 @@ def answer_validation_error(error: RequestValidationError) -> Response:
     if kind not in _PYDANTIC_TYPES:  # a rule of the models: its type is the code, its message complete
         return error_response(VALIDATION_STATUS.get(kind, 400), kind, message, field)
     code = _PYDANTIC_CODES.get(kind, "invalid_field")
+    if kind == "extra_forbidden" and where == "body" and (known := closest_field(body_model, parts)):
+        message = f"{message}; did you mean {'.'.join([*parts[:-1], known])}?"
     return error_response(400, code, f"{field}: {message}" if field else message, field)
 
 
@@ -105,6 +139,15 @@ def answer_no_route(_: Exception) -> Response:
 def register(resolver: APIGatewayRestResolver) -> None:
     """Answer every error of `resolver` from this table."""
     resolver.exception_handler(errors.DomainError)(answer_domain_error)
-    resolver.exception_handler(RequestValidationError)(answer_validation_error)
+
+    @resolver.exception_handler(RequestValidationError)
+    def answer_invalid_request(error: RequestValidationError) -> Response:
+        # The route being answered: Powertools keeps it in the resolver's context (as its own
+        # validation middleware reads it) until the answer is sent.
+        route = resolver.context.get("_route")
+        body_field = route.body_field if route is not None else None
+        body_model = body_field.field_info.annotation if body_field is not None else None
+        return answer_validation_error(error, body_model if isinstance(body_model, type) else None)
+
     resolver.exception_handler(MissingApiKey)(answer_missing_api_key)
     resolver.not_found(answer_no_route)

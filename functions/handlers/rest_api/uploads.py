@@ -19,6 +19,7 @@ router = Router()
     **secured(
         "Upload a large image",
         responses(201, UploadView, "Created: where to PUT the image", 400, 413, 415),
+        operation_id="createUpload",
         description=(
             "For first frames too large for a data URI: PUT the image to `upload_url` with `headers`, "
             'then create the job with `"image": {"upload_id": ...}`. Uploads expire after a day.'

@@ -25,6 +25,7 @@ IDEMPOTENCY_KEY_PATTERN = r"^[!-~]([ -~]{0,253}[!-~])?$"
     **secured(
         "Start a video job",
         responses(202, JobView, "Accepted: the job", 400, 409, 413, 415, 422, 502, 503),
+        operation_id="createVideo",
         description=(
             "Starts the provider's job and answers at once with the queued job. With an "
             "`Idempotency-Key` header, a retry with the same key and body (same API key) answers "
@@ -66,6 +67,7 @@ def create_video(
     **secured(
         "List your video jobs",
         responses(200, JobList, "One page of jobs", 400),
+        operation_id="listVideos",
         description="Newest first, one page at a time: pass `next_cursor` as `cursor` until it is null.",
     ),
 )
@@ -88,6 +90,7 @@ def list_videos(
     **secured(
         "Get a video job",
         responses(200, JobView, "The job", 400, 404),
+        operation_id="getVideo",
     ),
 )
 def get_video(id: JOB_ID) -> Response[JobView]:  # noqa: A002 - the path parameter's name
@@ -102,6 +105,7 @@ def get_video(id: JOB_ID) -> Response[JobView]:  # noqa: A002 - the path paramet
     **secured(
         "Cancel a video job",
         responses(200, JobView, "The canceled job", 400, 404, 409),
+        operation_id="cancelVideo",
         description=(
             "Stops the job's workflow and marks it `canceled`; the `video.canceled` event follows "
             "(webhook and SNS). A job that has already ended answers 409 `job_finished`."

@@ -27,6 +27,9 @@ ADAPTERS: dict[ProviderName, type[HttpAdapter]] = {
 # Capability facts, read off the adapter classes so they are stated once.
 SUPPORTS_REFERENCE_IMAGES = frozenset(p for p, cls in ADAPTERS.items() if cls.supports_reference_images)
 SUPPORTS_UPLOAD_URL = frozenset(p for p, cls in ADAPTERS.items() if cls.supports_upload_url)
+CAPABILITIES = {"reference_images": SUPPORTS_REFERENCE_IMAGES, "upload_url": SUPPORTS_UPLOAD_URL}
+# The setting that chooses the sandbox's contract (videohook.config reads it; `make dev` passes it on).
+SANDBOX_CONTRACT_SETTING = "VIDEOHOOK_SANDBOX_CONTRACT"
 
 
 def contract_of(provider: ProviderName, settings: Settings) -> ProviderName:
@@ -35,6 +38,19 @@ def contract_of(provider: ProviderName, settings: Settings) -> ProviderName:
     if contract not in ADAPTERS:
         raise ValueError(f"sandbox_contract must be one of {sorted(ADAPTERS)}, not {contract!r}")
     return contract
+
+
+def unsupported_message(provider: ProviderName, feature: str, settings: Settings) -> str:
+    """Why `provider` cannot serve `feature` (a key of CAPABILITIES), and where it can be had: for the
+    sandbox, which contract it is speaking and how to choose one that has the feature."""
+    able = sorted(contract.value for contract in CAPABILITIES[feature])
+    if provider is ProviderName.SANDBOX:
+        contract = contract_of(provider, settings).value
+        return (
+            f"the sandbox is speaking the {contract} contract, which has no {feature}; run the local stack "
+            f"with a contract that has it ({', '.join(able)}): {SANDBOX_CONTRACT_SETTING}={able[0]} make dev"
+        )
+    return f"provider '{provider.value}' does not support {feature}; providers that do: {', '.join(able)}"
 
 
 def validate_capabilities(contract: ProviderName, request: GenerationRequest) -> None:
@@ -56,12 +72,15 @@ def build_adapter(
 
 __all__ = [
     "ADAPTERS",
+    "CAPABILITIES",
     "SUPPORTS_REFERENCE_IMAGES",
     "SUPPORTS_UPLOAD_URL",
+    "SANDBOX_CONTRACT_SETTING",
     "AimlApiAdapter",
     "CometApiAdapter",
     "XaiAdapter",
     "build_adapter",
     "contract_of",
+    "unsupported_message",
     "validate_capabilities",
 ]
