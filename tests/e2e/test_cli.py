@@ -137,7 +137,7 @@ def test_status_prints_one_line_or_the_json(videohook):
     code, out, _ = videohook("submit", "A red kite in the wind.", "--duration", "1")
     assert code == 0
     job_id, status, progress, created = out.split()
-    assert job_id.startswith("vid_") and status == "queued" and progress == "0%" and created[:2] == "20"
+    assert job_id.startswith("vid_") and status == "running" and progress == "0%" and created[:2] == "20"
 
     code, out, _ = videohook("status", job_id)
     assert code == 0 and out.split()[0] == job_id and out.split()[1] in ("queued", "running", "succeeded")

@@ -71,7 +71,7 @@ def test_the_curl_lines_work_against_the_local_stack(local_stack, doc: str) -> N
         answer = httpx.request(method, url, headers=headers, content=body, timeout=30)
         if method == "POST":
             assert answer.status_code == 202, answer.text
-            assert answer.json()["status"] == "queued"
+            assert answer.json()["status"] == "running"
             job_id = answer.json()["id"]
         else:
             assert answer.status_code == 200, answer.text

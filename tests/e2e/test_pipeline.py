@@ -51,7 +51,7 @@ def test_text_to_video_succeeds_with_verified_webhook_sns_and_s3_bytes(local_sta
     )
     assert answer.status_code == 202, answer.text
     job = answer.json()
-    assert job["status"] == "queued" and job["id"].startswith("vid_") and job["created_at"]
+    assert job["status"] == "running" and job["id"].startswith("vid_") and job["estimated_done_at"]
 
     delivered = wait_for_webhook(receiver, local_stack.webhook_secret, job["id"])
     assert delivered["event"]["type"] == "video.succeeded"

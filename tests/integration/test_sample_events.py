@@ -68,7 +68,7 @@ def test_api_create_event_starts_a_job(local_stack):
     answer = invoke("api", load("api_create_video"))
     assert answer["statusCode"] == 202
     job = json.loads(answer["body"])
-    assert job["status"] == "queued" and job["metadata"] == {"order_id": "A-1042"}
+    assert job["status"] == "running" and job["metadata"] == {"order_id": "A-1042"}  # accepted: runs
     execution = boto3.client("stepfunctions").describe_execution(
         executionArn=local_stack.environment["VIDEOHOOK_STATE_MACHINE_ARN"].replace(
             ":stateMachine:", ":execution:"
