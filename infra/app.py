@@ -16,6 +16,7 @@ import importlib
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,8 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from infra.config import VideohookConfig
+from infra.constructs import ACKNOWLEDGMENTS_CONTEXT
+from infra.nag_summary import NagSummary
 from infra.stack import LayerNotBuiltError, VideohookStack
 
 CDK_JSON = REPO_ROOT / "cdk.json"
@@ -88,35 +91,54 @@ def environment() -> cdk.Environment | None:
     return cdk.Environment(account=account or None, region=region or None)
 
 
-def _enabled(value: Any) -> bool:
-    return str(value).strip().lower() not in ("false", "0", "no", "off")
+def nag_enabled(app: cdk.App) -> bool:
+    """Context `nag` (default on): run the cdk-nag AwsSolutions checks at synth."""
+    nag = app.node.try_get_context("nag")
+    return nag is None or str(nag).strip().lower() not in ("false", "0", "no", "off")
 
 
-def build(app: cdk.App) -> VideohookStack:
+def build_stack(app: cdk.App) -> VideohookStack:
     # The environment's config file (context `config`), validated before anything is built.
     config = VideohookConfig.from_context(app.node)
-    stack = VideohookStack(
+    return VideohookStack(
         app,
         config.stack_name,
         config=config,
         env=environment(),
         description="videohook: serverless webhook-style wrapper around async video generation APIs",
     )
-    nag = app.node.try_get_context("nag")
-    if nag is None or _enabled(nag):
+
+
+def build(app: cdk.App) -> VideohookStack:
+    stack = build_stack(app)
+    if nag_enabled(app):
         # cdk-nag v3 is a policy-validation plugin: any unacknowledged finding (warning or
         # error) fails the synth and is listed in the assembly's validation-report.json.
         cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
     return stack
 
 
+def nag_summary(app: cdk.App, context: Mapping[str, Any]) -> NagSummary:
+    """cdk-nag's findings on the stack, and how many of them it acknowledges (infra/nag_summary.py)."""
+    with tempfile.TemporaryDirectory(prefix="videohook-nag-") as outdir:
+        unacknowledged = create_app({**context, ACKNOWLEDGMENTS_CONTEXT: "false"}, outdir=outdir)
+        build_stack(unacknowledged)
+        return NagSummary.of(app, unacknowledged)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    app = create_app(parse_context_args(sys.argv[1:] if argv is None else argv))
+    context = parse_context_args(sys.argv[1:] if argv is None else argv)
+    app = create_app(context)
     try:
-        build(app)
+        stack = build(app)
+        summary = nag_summary(app, context) if nag_enabled(app) else None
     except (LayerNotBuiltError, ValueError) as error:
         print(f"infra/app.py: {error}", file=sys.stderr)
         return 1
+    for warning in stack.config.operator_warnings():
+        print(f"infra/app.py: warning: {warning}", file=sys.stderr)
+    if summary is not None:
+        print(summary.line(), flush=True)
     app.synth()
     return 0
 

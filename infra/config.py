@@ -184,6 +184,17 @@ class VideohookConfig(_Section):
             "POWERTOOLS_LOG_LEVEL": self.log_level,
         }
 
+    def operator_warnings(self) -> list[str]:
+        """What an operator should know before deploying this configuration (`make synth` prints it)."""
+        warnings = []
+        if not self.alarms.email:
+            warnings.append(
+                "alarms.email is empty: every alarm notifies the ops topic, which then has no "
+                "subscriber, so nobody is told when one fires. List addresses in alarms.email, or "
+                "subscribe to the stack's OpsTopicArn after deploying (docs/deploy.md)."
+            )
+        return warnings
+
     # ---- loading --------------------------------------------------------------------
 
     @classmethod

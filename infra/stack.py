@@ -9,6 +9,7 @@ infra/config.py and docs/deploy.md. Other context keys:
 | `config` | `config/default.json` | the environment's configuration file |
 | `layer_path` | `<repo>/build/lambda-layer` | dependencies layer dir, must contain `python/` (`make layer`) |
 | `nag` | `true` | infra/app.py: run the cdk-nag AwsSolutions checks at synth |
+| `nag_acknowledgments` | `true` | `false`: no cdk-nag acknowledgments, every finding is reported |
 | `provider`, ... | from the file | older single-value keys, override the file (infra/config.py) |
 """
 
@@ -21,7 +22,8 @@ from aws_cdk import CfnOutput, Stack, Tags
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from infra.config import VideohookConfig
+from infra import layer_lock
+from infra.config import DEFAULT_LAYER_PATH, VideohookConfig
 from infra.constructs import ARCHITECTURE, RUNTIME, STATIC_ENVIRONMENT, LambdaFactory, set_logical_id
 from infra.constructs.api import Api
 from infra.constructs.delivery import Delivery
@@ -41,8 +43,15 @@ class LayerNotBuiltError(FileNotFoundError):
     """The dependencies layer directory is missing: run `make layer` first."""
 
 
+class LayerStaleError(LayerNotBuiltError):
+    """The dependencies layer was built from another uv.lock (infra/layer_lock.py): run `make layer`."""
+
+
 def check_layer_dir(layer_path: Path) -> Path:
-    """The layer directory must exist and hold `python/` (what `pip install --target <dir>/python` makes)."""
+    """The layer directory must exist and hold `python/` (what `pip install --target <dir>/python` makes).
+
+    A layer `make layer` built records the uv.lock it came from: it must be the current
+    one. A directory named with `-c layer_path=...` that records none is taken as it is."""
     if not (layer_path / "python").is_dir():
         raise LayerNotBuiltError(
             f"Lambda dependencies layer not found: {layer_path / 'python'} does not exist. "
@@ -50,6 +59,14 @@ def check_layer_dir(layer_path: Path) -> Path:
             "`--target build/lambda-layer/python`), or point the app at a built layer with "
             "`-c layer_path=<dir containing python/>`."
         )
+    made_by_make = layer_path.resolve() == DEFAULT_LAYER_PATH.resolve()
+    if made_by_make or (layer_path / layer_lock.RECORD_NAME).is_file():
+        reason = layer_lock.staleness(layer_path)
+        if reason:
+            raise LayerStaleError(
+                f"Lambda dependencies layer is stale: {reason}. Run `make layer` (it rebuilds the "
+                "layer whenever uv.lock changes) before synthesizing or deploying."
+            )
     return layer_path
 
 

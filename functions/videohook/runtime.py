@@ -22,7 +22,10 @@ SECRET_MAX_AGE_SECONDS = 300
 
 class ProviderNotConfigured(Exception):
     def __init__(self, provider: ProviderName) -> None:
-        super().__init__(f"no API key is configured for provider '{provider.value}'")
+        super().__init__(
+            f"no API key is configured for provider '{provider.value}': the deployment's ProviderKeys "
+            f'secret has none; put one in as {{"{provider.value}": "<key>"}} (docs/deploy.md, step 6)'
+        )
         self.provider = provider
 
 

@@ -199,6 +199,13 @@ def test_snap_start_is_an_option_off_by_default(tmp_path: Path) -> None:
     assert VideohookConfig.load(write(tmp_path, {"snap_start": True})).snap_start is True
 
 
+def test_no_alarm_recipients_is_a_warning_at_synth(tmp_path: Path) -> None:
+    (warning,) = VideohookConfig().operator_warnings()  # config/default.json names nobody
+    assert warning.startswith("alarms.email is empty") and "nobody is told" in warning
+    told = VideohookConfig.load(write(tmp_path, {"alarms": {"email": ["ops@example.com"]}}))
+    assert told.operator_warnings() == []
+
+
 def test_a_missing_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         VideohookConfig.load(tmp_path / "nope.json")

@@ -28,9 +28,10 @@ from aws_cdk import App, Validations
 from aws_cdk.assertions import Annotations, Match
 from cdk_nag import AwsSolutionsChecks
 
+from infra import layer_lock
 from infra.constructs.state_machines import LAMBDA_SERVICE_ERRORS
 from infra.constructs.workflow import RETRYABLE_COPY_ERRORS
-from infra.stack import LayerNotBuiltError, VideohookConfig, VideohookStack
+from infra.stack import LayerNotBuiltError, LayerStaleError, VideohookConfig, VideohookStack, check_layer_dir
 from tests.conftest import JOBS_TABLE_ATTRIBUTES, JOBS_TABLE_INDEXES
 from tests.infra.cfn import as_list, render, resources
 
@@ -662,6 +663,30 @@ def test_missing_layer_dir_says_run_make_layer(tmp_path: Path) -> None:
         VideohookStack(app, "Videohook")
 
 
+def test_a_layer_built_from_another_uv_lock_is_refused(tmp_path: Path, monkeypatch) -> None:
+    layer = tmp_path / "lambda-layer"
+    (layer / "python").mkdir(parents=True)
+    (layer / layer_lock.RECORD_NAME).write_text("0" * 64 + "\n")  # what `make layer` wrote, long ago
+    with pytest.raises(LayerStaleError, match="make layer"):
+        check_layer_dir(layer)
+    layer_lock.record(layer)
+    assert check_layer_dir(layer) == layer
+    # `make layer`'s own directory must say which uv.lock it holds; one given with -c layer_path need not.
+    (layer / layer_lock.RECORD_NAME).unlink()
+    assert check_layer_dir(layer) == layer
+    monkeypatch.setattr("infra.stack.DEFAULT_LAYER_PATH", layer)
+    with pytest.raises(LayerStaleError, match="does not record which uv.lock"):
+        check_layer_dir(layer)
+
+
+def test_the_region_wide_api_gateway_account_outlives_the_stack(synth: SimpleNamespace) -> None:
+    # docs/deploy.md ("Before you deploy") warns about this resource: one per account and region.
+    (account,) = resources(synth.json, "AWS::ApiGateway::Account").values()
+    role = account["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0]
+    for resource in (account, synth.json["Resources"][role]):
+        assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("Retain", "Retain")
+
+
 def test_context_is_parsed_and_validated() -> None:
     config = VideohookConfig.from_context(
         App(context={"video_retention_days": "7", "provider": "sandbox", "api_quota_per_day": "5"}).node
@@ -684,6 +709,11 @@ def test_app_synthesizes_to_cdk_out_without_aws(app_process: SimpleNamespace) ->
     stderr = app_process.stderr.read_text()
     assert returncode == 0, stderr[-4000:]
     assert "end-of-life" not in stderr  # the jsii Node.js banner is silenced
+    # What an operator must know: nobody hears the alarms (config/default.json), and cdk-nag's count.
+    assert "infra/app.py: warning: alarms.email is empty" in stderr
+    stdout = app_process.stdout.read_text()
+    summary = re.search(r"^cdk-nag: (\d+) findings checked, (\d+) acknowledged$", stdout, re.MULTILINE)
+    assert summary and summary[1] == summary[2] and int(summary[1]) > 0, stdout
     outdir = app_process.outdir
     manifest = json.loads((outdir / "manifest.json").read_text())
     assert manifest["artifacts"]["VideohookSynthTest"]["type"] == "aws:cloudformation:stack"

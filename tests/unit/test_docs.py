@@ -87,7 +87,7 @@ def test_every_program_block_is_runnable_a_fragment_or_checked_only() -> None:
             assert block.lang in ("text", "http", "json", "mermaid"), f"{block.name}: what is `{block.lang}`?"
             continue
         assert block.runnable == (kind(block) == "runnable")
-        for needle in ("Webhook(secret)", "serve_forever", "webhook_url", "npx cdk deploy", "make test"):
+        for needle in ("Webhook(secret)", "serve_forever", "webhook_url", "make deploy", "make test"):
             if needle in block.code:
                 found[block.path.name, needle] = kind(block)
     # The classification works: one of each kind, as the docs mean them.
@@ -95,7 +95,8 @@ def test_every_program_block_is_runnable_a_fragment_or_checked_only() -> None:
         ("README.md", "Webhook(secret)"): "fragment",  # names from your web framework
         ("webhooks.md", "serve_forever"): "runnable",  # the receiver
         ("webhooks.md", "webhook_url"): "runnable",  # the job that reports to it
-        ("deploy.md", "npx cdk deploy"): "checked only",  # needs an AWS account
+        ("deploy.md", "make deploy"): "checked only",  # needs an AWS account
+        ("README.md", "make deploy"): "checked only",
         ("README.md", "make test"): "checked only",  # the whole suite
     }
 
@@ -361,5 +362,26 @@ def test_package_json_pins_the_cdk_cli() -> None:
     assert re.fullmatch(r"\d+\.\d+\.\d+", version), "pin an exact version"
     assert lock["packages"]["node_modules/aws-cdk"]["version"] == version
     assert lock["packages"][""]["devDependencies"] == package["devDependencies"]
-    assert any(line.startswith("npm ci") for line in shell_lines(DOCS / "deploy.md"))
-    assert any(line.startswith("npx cdk deploy") for line in shell_lines(DOCS / "deploy.md"))
+
+
+def test_one_deploy_path_the_pinned_cli_through_make() -> None:
+    """The docs deploy only with `make deploy`: `npm ci`, then the lockfile's CDK CLI deploys
+    the cdk.out that `make synth` made of CONFIG."""
+    config = "config/staging.example.json"
+    dry_run = subprocess.run(  # -n: print the commands, run none; -B: as on a fresh clone
+        ["make", "-nB", "deploy", f"CONFIG={config}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    dry_run = [line.strip() for line in dry_run]
+    synth = dry_run.index(f"CDK_OUTDIR=cdk.out .venv/bin/python infra/app.py -c config={config}")
+    npm_ci = dry_run.index("npm ci --no-audit --no-fund")
+    deploy = dry_run.index("npx --no-install cdk deploy --app cdk.out")
+    assert synth < deploy and npm_ci < deploy
+    lines = all_shell_lines()
+    assert any(line.startswith("make deploy CONFIG=") for line in shell_lines(DOCS / "deploy.md"))
+    assert any(line.startswith("make deploy CONFIG=") for line in shell_lines(REPO / "README.md"))
+    direct = [line for line in lines if re.search(r"(?:^|[;&|(]\s*)(?:npx|npm|cdk)\b", line)]
+    assert not direct, "the docs run the CDK CLI through make"
