@@ -18,7 +18,7 @@ export UV_PYTHON_DOWNLOADS := never
 help:
 	@echo "make demo   - run two jobs end to end on the local stack (moto + sandbox provider)"
 	@echo "make test   - run the whole test suite"
-	@echo "make dev    - run the local stack in the foreground on 127.0.0.1:\$${VIDEOHOOK_PORT:-8787}"
+	@echo "make dev    - run the local stack in the foreground on 127.0.0.1:\$${VIDEOHOOK_PORT:-8787} (VERBOSE=1: logs and metrics on the console too)"
 	@echo "make synth  - synthesize the CDK app into cdk.out/ (no AWS credentials needed; CONFIG=config/<env>.json)"
 	@echo "make deploy - synth, then deploy cdk.out/ with the pinned CDK CLI (CONFIG=config/<env>.json; docs/deploy.md)"
 	@echo "make bench  - benchmarks, each figure beside its baseline from the same run"
@@ -36,7 +36,7 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 setup: $(VENV)/.synced
 
 demo: setup
-	$(PY) -m devstack.demo
+	$(PY) -m devstack.demo$(if $(VERBOSE), --verbose)
 
 test: setup
 	$(PY) -m ruff check .
@@ -44,7 +44,7 @@ test: setup
 	$(PY) -m pytest
 
 dev: setup
-	$(PY) -m devstack
+	$(PY) -m devstack$(if $(VERBOSE), --verbose)
 
 # The Lambda layer: the locked runtime dependencies, built for Lambda's platform (no Docker needed).
 # It records the uv.lock it was built from and is rebuilt whenever uv.lock's content differs
