@@ -42,6 +42,7 @@ class Bad:
     headers: dict[str, str] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
     api_key: str | None = API_KEY
+    message: str | None = None  # when set, the answer's message holds it
 
 
 def video(**fields: Any) -> dict[str, Any]:
@@ -93,6 +94,14 @@ BAD = [
         "over 10 MB", 413, "request_too_large", None, raw=b'{"prompt": "' + b"x" * (10 * 1024 * 1024) + b'"}'
     ),
     Bad("unknown field", 400, "unknown_field", "colour", body=video(colour="red")),
+    Bad(
+        "unknown field close to a known one",
+        400,
+        "unknown_field",
+        "aspectRatio",
+        body=video(aspectRatio="16:9"),
+        message="did you mean aspect_ratio?",
+    ),
     # ---- prompt
     Bad("no prompt", 400, "missing_field", "prompt", body={"duration": 2}),
     Bad("empty prompt", 400, "invalid_field", "prompt", body=video(prompt="")),
@@ -141,6 +150,14 @@ BAD = [
         "invalid_image",
         "image.url",
         body=video(image={"url": "data:image/png;base64,#*!"}),
+    ),
+    Bad(
+        "data URI of no image",
+        400,
+        "invalid_image",
+        "image.url",
+        body=video(image={"url": "data:image/png;base64," + base64.b64encode(b"not an image").decode()}),
+        message="the data URI's bytes are not a PNG, JPEG or WEBP image",
     ),
     Bad(
         "data URI too large", 413, "image_too_large", "image.url", body=video(image={"url": TOO_LARGE_IMAGE})
@@ -200,6 +217,8 @@ BAD = [
         "unsupported_by_provider",
         "reference_images",
         body=video(reference_images=["https://203.0.113.9/b.png"]),
+        message="the sandbox is speaking the xai contract, which has no reference_images; run the local "
+        "stack with a contract that has it (aimlapi): VIDEOHOOK_SANDBOX_CONTRACT=aimlapi make dev",
     ),
     Bad(
         "http reference image",
@@ -380,5 +399,17 @@ def test_bad_request_is_refused_and_changes_nothing(local_stack: Any, case: Bad)
     error = answer.json()["error"]
     assert (error["code"], error.get("field")) == (case.code, case.field), error
     assert error["message"]
+    assert case.message is None or case.message in error["message"], error["message"]
     assert _tenant_job_count(local_stack) == jobs_before
+    assert provider_calls(local_stack) == calls_before
+
+
+def test_a_refused_loopback_webhook_names_its_setting(local_stack, api, stack_settings) -> None:
+    stack_settings(VIDEOHOOK_ALLOW_LOOPBACK_WEBHOOKS="0")  # as in the cloud
+    calls_before = provider_calls(local_stack)
+    answer = api.post("/v1/videos", json=video(webhook_url="http://127.0.0.1:9/hook"))
+    assert answer.status_code == 400, answer.text
+    error = answer.json()["error"]
+    assert (error["code"], error["field"]) == ("invalid_webhook_url", "webhook_url")
+    assert "VIDEOHOOK_ALLOW_LOOPBACK_WEBHOOKS=1" in error["message"]
     assert provider_calls(local_stack) == calls_before
