@@ -42,9 +42,10 @@ REQUESTS_LOGGER = "devstack.requests"
 # The Powertools logger of the handlers (videohook.telemetry's `Logger(service=SERVICE)`).
 PRODUCT_LOGGER = "videohook"
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-# Fields of a product log record worth a place on a warning's or error's console line.
+# The stack's own log lines (devstack.*): INFO and up into the file, warnings on stderr too.
 STACK_FORMAT = "%(levelname)s %(name)s: %(message)s"
 VERBOSE_HELP = f"print every log line and metric on the console too ({LOG_LEVEL_ENV}=DEBUG)"
+# Fields of a product log record worth a place on a warning's or error's console line.
 DETAIL_KEYS = ("job_id", "error", "error_code", "status_code", "exception_name")
 
 
