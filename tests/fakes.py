@@ -440,3 +440,27 @@ def raising(exc_type: type[httpx.RequestError]) -> Callable[[httpx.Request], htt
         raise exc_type("boom", request=request)
 
     return reply
+
+
+# ---- a fresh interpreter ------------------------------------------------------------------
+
+
+def run_python(code: str, **env: str) -> dict:
+    """Run `code` in a fresh interpreter with functions/ on the path; it prints one JSON value.
+
+    For what only a new process shows: what an import loads, what the tracer patches."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    functions = Path(__file__).resolve().parent.parent / "functions"
+    # Not this process's configuration (the local stack, when it ran first, set Powertools' and ours).
+    inherited = ("PYTHON", "AWS_", "POWERTOOLS_", "VIDEOHOOK_")
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(inherited)}
+    environment.update(PYTHONPATH=str(functions), AWS_DEFAULT_REGION="us-east-1", **env)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=environment, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -9,15 +9,11 @@ import runs in a fresh interpreter, where nothing else has loaded those modules 
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 
 from bench.cold_start import handler_modules
 from bench.procs import REPO
+from tests.fakes import run_python
 
 FUNCTIONS = REPO / "functions"
 HEAVY = (
@@ -37,19 +33,6 @@ RESOLVERS = (
 )
 
 
-def run_python(code: str, **env: str) -> dict:
-    """Run `code` in a fresh interpreter with functions/ on the path; it prints one JSON value."""
-    # Not this process's configuration (the local stack, when it ran first, set Powertools' and ours).
-    inherited = ("PYTHON", "AWS_", "POWERTOOLS_", "VIDEOHOOK_")
-    environment = {key: value for key, value in os.environ.items() if not key.startswith(inherited)}
-    environment.update(PYTHONPATH=str(FUNCTIONS), AWS_DEFAULT_REGION="us-east-1", **env)
-    done = subprocess.run(
-        [sys.executable, "-c", code], env=environment, capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 @pytest.mark.parametrize("module", handler_modules())
 def test_importing_a_handler_loads_no_heavy_module(module: str) -> None:
     heavy = HEAVY if module == "handlers.api" else HEAVY + RESOLVERS
@@ -58,44 +41,6 @@ def test_importing_a_handler_loads_no_heavy_module(module: str) -> None:
         f"print(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)))"
     )
     assert loaded == [], f"{module} imports {loaded} at import time"
-
-
-TRACED_STEP = """
-import json, sys
-from videohook import telemetry
-
-imported_with_module = "aws_xray_sdk" in sys.modules
-
-@telemetry.instrument
-def step(event, context):
-    return {"job_id": event["job_id"]}
-
-class Context:
-    function_name, aws_request_id = "Step", "request-1"
-    memory_limit_in_mb, invoked_function_arn = 128, ""
-
-answer = step({"job_id": "vid_1"}, Context())
-print(json.dumps({
-    "imported_with_module": imported_with_module,
-    "answer": answer,
-    "xray_after_invocation": "aws_xray_sdk.core" in sys.modules,
-    "disabled": bool(telemetry.tracer().disabled),
-    "one_tracer": telemetry.tracer() is telemetry.tracer(),
-}))
-"""
-
-
-@pytest.mark.parametrize("trace_disabled", [True, False])
-def test_the_tracer_is_created_at_the_first_invocation_and_honours_trace_disabled(trace_disabled) -> None:
-    env = {"LAMBDA_TASK_ROOT": str(FUNCTIONS), "POWERTOOLS_METRICS_NAMESPACE": "test"}
-    if trace_disabled:
-        env["POWERTOOLS_TRACE_DISABLED"] = "1"
-    seen = run_python(TRACED_STEP, **env)
-    assert seen["imported_with_module"] is False
-    assert seen["answer"] == {"job_id": "vid_1"}
-    assert seen["xray_after_invocation"] is True
-    assert seen["disabled"] is trace_disabled
-    assert seen["one_tracer"] is True
 
 
 MODELS_BUILT = """

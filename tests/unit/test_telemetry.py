@@ -10,11 +10,13 @@ from typing import Any, Literal
 
 import pytest
 
+from bench.procs import REPO
 from devstack.lambda_bridge import LambdaContext
-from tests.fakes import make_job
+from tests.fakes import make_job, run_python
 from videohook import telemetry
-from videohook.models import Job, JobError, JobStatus, ProviderName, VideoTransfer, utc_now
+from videohook.models import Job, JobError, JobStatus, ProviderName, utc_now
 from videohook.providers.base import ProviderAuthError, ProviderMalformed, ProviderRejected
+from videohook.workflow_payloads import VideoTransfer
 
 
 @pytest.fixture
@@ -254,3 +256,73 @@ def test_every_metric_has_a_cloudwatch_unit() -> None:
 def test_an_invocation_without_metrics_of_its_own_prints_no_warning(recwarn, capsys) -> None:
     step({"job_id": "vid_a"}, context())
     assert not [w for w in recwarn if "No application metrics" in str(w.message)]
+
+
+# ---- the tracer, in a fresh interpreter (its patches are process-wide) ---------------------
+
+# A step handler instrumented like every handler, invoked once, in a process that Lambda runs
+# with active tracing (LAMBDA_TASK_ROOT set); each case adds what it prints.
+INSTRUMENTED_STEP = """
+import json, sys
+from videohook import telemetry
+
+imported_with_module = "aws_xray_sdk" in sys.modules
+
+@telemetry.instrument
+def step(event, context):
+    return {"job_id": event["job_id"]}
+
+class Context:
+    function_name, aws_request_id = "Step", "request-1"
+    memory_limit_in_mb, invoked_function_arn = 128, ""
+
+answer = step({"job_id": "vid_1"}, Context())
+"""
+TRACED = {"LAMBDA_TASK_ROOT": str(REPO / "functions"), "POWERTOOLS_METRICS_NAMESPACE": "test"}
+
+
+def _traced_environment(trace_disabled: bool) -> dict[str, str]:
+    return {**TRACED, **({"POWERTOOLS_TRACE_DISABLED": "1"} if trace_disabled else {})}
+
+
+@pytest.mark.parametrize("trace_disabled", [True, False])
+def test_the_tracer_is_created_at_the_first_invocation_and_honours_trace_disabled(trace_disabled) -> None:
+    seen = run_python(
+        INSTRUMENTED_STEP
+        + """
+print(json.dumps({
+    "imported_with_module": imported_with_module,
+    "answer": answer,
+    "xray_after_invocation": "aws_xray_sdk.core" in sys.modules,
+    "disabled": bool(telemetry.tracer().disabled),
+    "one_tracer": telemetry.tracer() is telemetry.tracer(),
+}))
+""",
+        **_traced_environment(trace_disabled),
+    )
+    assert seen["imported_with_module"] is False
+    assert seen["answer"] == {"job_id": "vid_1"}
+    assert seen["xray_after_invocation"] is True
+    assert seen["disabled"] is trace_disabled
+    assert seen["one_tracer"] is True
+
+
+@pytest.mark.parametrize("trace_disabled", [False, True])
+def test_a_step_patches_botocore_and_the_http_client_is_traced_where_it_is_made(trace_disabled) -> None:
+    """botocore is patched when the tracer is created; httpx only in a process that creates the
+    runtime's HTTP client (provider and webhook calls), never in the others."""
+    seen = run_python(
+        INSTRUMENTED_STEP
+        + """
+after_step = {
+    "botocore_patched": "aws_xray_sdk.ext.botocore.patch" in sys.modules,
+    "httpx_loaded": "httpx" in sys.modules,
+}
+from videohook.runtime import get_runtime
+print(json.dumps({**after_step, "http_client": type(get_runtime().http).__module__}))
+""",
+        **_traced_environment(trace_disabled),
+    )
+    assert seen["botocore_patched"] is not trace_disabled
+    assert seen["httpx_loaded"] is False  # the tracer no longer imports it into every handler
+    assert seen["http_client"] == ("httpx" if trace_disabled else "aws_xray_sdk.ext.httpx.patch")
