@@ -17,7 +17,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from videohook import completion_times, wait_policy
+from videohook import completion_forecast, completion_times, wait_policy
 
 # US East (N. Virginia) list prices.
 SFN_STANDARD_PER_TRANSITION = 0.025 / 1000
@@ -100,7 +100,7 @@ def _polls(fixed_seconds: int | None, total: float) -> tuple[int, float]:
         queued = t < queue
         progress = 0 if queued else min(99, int(100 * (t - queue) / (total - queue)))
         wait = wait_policy.plan_wait(
-            wait_policy.PollObservation(
+            completion_forecast.PollObservation(
                 elapsed=t,
                 progress=progress or None,
                 queued=queued,

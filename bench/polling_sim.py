@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from videohook import completion_times, wait_policy
+from videohook import completion_forecast, completion_times, wait_policy
 
 SEED = 20240607
 HISTORY_SIZE = 32  # as videohook.job_history keeps
@@ -115,11 +115,11 @@ def make_jobs(count: int, seed: int = SEED) -> list[SimJob]:
 
 
 # A policy: (first wait, next wait from what the poll step knows).
-Policy = tuple[Callable[[SimJob], int], Callable[[wait_policy.PollObservation], int]]
+Policy = tuple[Callable[[SimJob], int], Callable[[completion_forecast.PollObservation], int]]
 
 
 def fixed_policy(seconds: int) -> Policy:
-    def next_wait(view: wait_policy.PollObservation) -> int:
+    def next_wait(view: completion_forecast.PollObservation) -> int:
         wait = seconds
         if view.retry_after is not None:
             wait = max(wait, math.ceil(view.retry_after))
@@ -164,7 +164,7 @@ def throttle(job: SimJob, poll: int) -> tuple[bool, float | None]:
 def run(
     policy: Policy,
     jobs: list[SimJob],
-    trace: Callable[[SimJob, wait_policy.PollObservation, int], None] | None = None,
+    trace: Callable[[SimJob, completion_forecast.PollObservation, int], None] | None = None,
 ) -> Outcome:
     """Every job under `policy`, in order; each job sees the history its predecessors left.
 
@@ -193,7 +193,7 @@ def run(
             if t >= DEADLINE_SECONDS:
                 lag = math.nan
                 break
-            record = wait_policy.BeforePoll(previous_t, queued, changed_t, progress)
+            record = completion_forecast.BeforePoll(previous_t, queued, changed_t, progress)
             if throttled:
                 errors += 1
             else:

@@ -3,7 +3,7 @@
 Jobs of one kind (`job_kind`: provider, model, resolution, duration bucket) take about as
 long as each other. The poll that sees a job done records its completion time
 (`observed_completion_seconds`); `videohook.job_history` keeps the recent ones per kind in
-DynamoDB, and `history_stats` summarizes them for `videohook.wait_policy`'s forecast (which
+DynamoDB, and `history_stats` summarizes them for `videohook.completion_forecast` (which
 starts from `expected_generation_seconds` for a kind without history).
 """
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from videohook import completion_times, telemetry, wait_policy
+from videohook import completion_forecast, completion_times, telemetry, wait_policy
 from videohook.job_events import emit_event
 from videohook.job_store import JobAlreadyTerminal
 from videohook.models import (
@@ -77,7 +77,7 @@ def poll_job(runtime: Runtime, job_input: WorkflowInput) -> tuple[PollResult, Jo
     elapsed = (now - job.created_at).total_seconds() / scale
     status_before = job.status
     before = _visible(job)
-    record = wait_policy.BeforePoll(
+    record = completion_forecast.BeforePoll(
         previous_elapsed=None if job.poll_count == 0 else max(0.0, elapsed - job_input.wait_seconds),
         queued=job.provider_queued,
         changed_elapsed=(job.updated_at - job.created_at).total_seconds() / scale,

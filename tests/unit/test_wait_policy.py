@@ -12,6 +12,7 @@ import random
 
 import pytest
 
+from videohook.completion_forecast import PollObservation, forecast
 from videohook.completion_times import (
     expected_generation_seconds,
     history_stats,
@@ -21,12 +22,8 @@ from videohook.wait_policy import (
     MAX_RETRY_AFTER_SECONDS,
     MAX_WAIT_SECONDS,
     MIN_WAIT_SECONDS,
-    Component,
-    Forecast,
-    PollObservation,
     first_plan,
     first_wait_seconds,
-    forecast,
     lag_risk,
     next_wait_seconds,
     plan,
@@ -83,30 +80,7 @@ def test_formula_grows_with_duration_and_resolution() -> None:
     assert expected_generation_seconds(5, "4k") == expected_generation_seconds(5, "720p")
 
 
-# ---- the forecast's mathematics ----------------------------------------------------------------
-
-
-def test_integrated_survival_matches_numeric_integration() -> None:
-    mixture = Forecast((Component(0.9, math.log(100), 0.15), Component(0.1, math.log(200), 0.8)), "test")
-    for a, b in [(0.0, 50.0), (80.0, 120.0), (150.0, 400.0)]:
-        steps = 20_000
-        h = (b - a) / steps
-        numeric = sum(mixture.survival(a + (i + 0.5) * h) for i in range(steps)) * h
-        assert mixture.integrated_survival(a, b) == pytest.approx(numeric, rel=1e-4, abs=1e-6)
-    assert mixture.median() == pytest.approx(
-        next(x for x in range(1, 1000) if mixture.survival(x) <= 0.5), abs=1.0
-    )
-
-
-def test_the_median_after_a_time_is_the_conditional_median() -> None:
-    mixture = Forecast((Component(0.9, math.log(100), 0.15), Component(0.1, math.log(200), 0.8)), "test")
-    assert mixture.median(after=0.0) == pytest.approx(mixture.median())
-    for after in (50.0, 100.0, 180.0, 600.0):
-        later = mixture.median(after=after)
-        assert later > after  # a job not done now is expected later than now
-        assert mixture.survival(later) == pytest.approx(0.5 * mixture.survival(after), rel=1e-6)
-    ruled_out = Forecast((Component(1.0, math.log(10), 0.01),), "test")
-    assert ruled_out.median(after=1000.0) == 1000.0  # no information: due now
+# ---- the published forecast ----------------------------------------------------------------
 
 
 def test_the_plan_publishes_the_median_it_waited_by() -> None:
@@ -130,15 +104,6 @@ def test_lag_risk_grows_with_the_wait() -> None:
     risks = [lag_risk(predicted, 80, w) for w in range(1, 60)]
     assert risks == sorted(risks)
     assert risks[0] >= 0 and risks[-1] <= 59
-
-
-def test_progress_moves_the_forecast() -> None:
-    slow = forecast(PollObservation(elapsed=50, progress=20, changed_elapsed=30, changed_progress=10))
-    fast = forecast(PollObservation(elapsed=50, progress=80, changed_elapsed=30, changed_progress=60))
-    assert fast.median() < slow.median()
-    assert fast.source == "formula+progress"
-    assert forecast(PollObservation(elapsed=50, progress=None)).source == "formula"
-    assert forecast(PollObservation(elapsed=50, history=HISTORY, queued=True)).source == "history+start"
 
 
 # ---- the waits -------------------------------------------------------------------------------
