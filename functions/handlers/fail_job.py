@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from videohook import telemetry, workflow_steps
-from videohook.models import TaskFailure, utc_now
+from videohook.models import utc_now
 from videohook.runtime import get_runtime
+from videohook.workflow_payloads import TaskFailure
 
 
 @telemetry.instrument

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from videohook import telemetry, workflow_steps
-from videohook.models import PollResult, utc_now
+from videohook.models import utc_now
 from videohook.runtime import get_runtime
+from videohook.workflow_payloads import PollResult
 
 
 @telemetry.instrument

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from videohook import job_events, telemetry
-from videohook.models import FinalizeResult
 from videohook.runtime import get_runtime
+from videohook.workflow_payloads import FinalizeResult
 
 
 @telemetry.instrument

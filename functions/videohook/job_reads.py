@@ -12,9 +12,10 @@ from aws_lambda_powertools import Logger
 from videohook import telemetry
 from videohook.errors import Conflict, InvalidInput, NotFound
 from videohook.job_store import JobAlreadyTerminal, JobNotFound
-from videohook.models import JobList, JobStatus, JobView, WorkflowInput, utc_now
+from videohook.models import JobList, JobStatus, JobView, utc_now
 from videohook.public_view import public_job
 from videohook.runtime import Runtime
+from videohook.workflow_payloads import WorkflowInput
 
 logger = Logger(service="videohook")
 

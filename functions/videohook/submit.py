@@ -24,8 +24,6 @@ from videohook.models import (
     JobStatus,
     JobView,
     ProviderName,
-    ReconcileReport,
-    WorkflowInput,
     utc_now,
 )
 from videohook.providers import SUPPORTS_UPLOAD_URL, contract_of
@@ -42,6 +40,7 @@ from videohook.providers.base import (
 from videohook.public_view import public_job
 from videohook.runtime import Runtime
 from videohook.submit_checks import Prepared, prepare
+from videohook.workflow_payloads import ReconcileReport, WorkflowInput
 
 logger = Logger(service="videohook")
 

@@ -44,7 +44,8 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
-from videohook.models import Job, JobStatus, VideoTransfer
+from videohook.models import Job, JobStatus
+from videohook.workflow_payloads import VideoTransfer
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer

@@ -13,18 +13,9 @@ from aws_lambda_powertools import Logger
 from videohook import completion_forecast, completion_times, telemetry, wait_policy
 from videohook.job_events import emit_event
 from videohook.job_store import JobAlreadyTerminal
-from videohook.models import (
-    FinalizeResult,
-    Job,
-    JobError,
-    JobStatus,
-    PollResult,
-    VideoArtifact,
-    VideoTransfer,
-    WorkflowInput,
-    utc_now,
-)
+from videohook.models import Job, JobError, JobStatus, VideoArtifact, utc_now
 from videohook.runtime import ProviderNotConfigured, Runtime
+from videohook.workflow_payloads import FinalizeResult, PollResult, VideoTransfer, WorkflowInput
 
 if TYPE_CHECKING:
     from videohook.providers.base import ProviderJobState

@@ -10,7 +10,7 @@ import pytest
 
 from tests.fakes import FakeRuntime, make_job
 from videohook import wait_policy, workflow_steps
-from videohook.models import Job, JobError, JobStatus, PollResult, ProviderName, WorkflowInput, utc_now
+from videohook.models import Job, JobError, JobStatus, ProviderName, utc_now
 from videohook.providers.base import (
     ProviderAuthError,
     ProviderError,
@@ -19,6 +19,7 @@ from videohook.providers.base import (
     ProviderRejected,
     ProviderTransient,
 )
+from videohook.workflow_payloads import PollResult, WorkflowInput
 
 # ---- _error_code ---------------------------------------------------------------------
 
