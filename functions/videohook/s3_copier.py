@@ -7,9 +7,10 @@ a pool of `max_concurrency + 1` buffers allocated once: memory is the same for a
 video as for a 1 GiB one. A video smaller than one part is a single PutObject.
 
 `make bench` measures the simplest correct alternative beside it (boto3's
-`upload_fileobj` of a stream that hashes and counts as it is read, tuned TransferConfig):
-it misses the copier's throughput target at 64 MiB (docs/benchmarks.md), so the
-hand-written multipart upload stays.
+`upload_fileobj` of a stream that hashes and counts as it is read, tuned TransferConfig).
+It missed the 64 MiB throughput target in some runs and met every target in others; why
+the hand-written multipart upload still stays is in docs/benchmarks.md ("Copy, the
+simplest alternative").
 
 Any failure (non-2xx, truncated or stalled body, not an MP4, S3 errors) raises a
 `VideoCopyError` subclass (`copy_errors`) with a stable `code`; a multipart upload that
