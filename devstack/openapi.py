@@ -12,6 +12,8 @@ import json
 import sys
 from pathlib import Path
 
+from devstack.generated_files import write_or_check
+
 REPO = Path(__file__).resolve().parent.parent
 DOCUMENT = REPO / "docs" / "openapi.json"
 
@@ -30,17 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack.openapi", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if docs/openapi.json is out of date")
     args = parser.parse_args(argv)
-    text = render()
-    current = DOCUMENT.read_text() if DOCUMENT.exists() else ""
-    if args.check:
-        if current != text:
-            print(f"{DOCUMENT} is out of date: run `make openapi`", file=sys.stderr)
-            return 1
-        return 0
-    if current != text:
-        DOCUMENT.write_text(text)
-        print(f"wrote {DOCUMENT}")
-    return 0
+    return write_or_check(
+        DOCUMENT, render(), check=args.check, out_of_date=f"{DOCUMENT} is out of date: run `make openapi`"
+    )
 
 
 if __name__ == "__main__":

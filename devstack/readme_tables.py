@@ -17,6 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from devstack.generated_files import write_or_check
+
 REPO = Path(__file__).resolve().parent.parent
 README = REPO / "README.md"
 COMMAND = "python -m devstack.readme_tables"
@@ -177,17 +179,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if README.md's tables are out of date")
     args = parser.parse_args(argv)
-    current = README.read_text()
-    text = render(current)
-    if args.check:
-        if current != text:
-            print(f"{README}'s generated tables are out of date: run `{COMMAND}`", file=sys.stderr)
-            return 1
-        return 0
-    if current != text:
-        README.write_text(text)
-        print(f"wrote {README}")
-    return 0
+    return write_or_check(
+        README,
+        render(README.read_text()),
+        check=args.check,
+        out_of_date=f"{README}'s generated tables are out of date: run `{COMMAND}`",
+    )
 
 
 if __name__ == "__main__":
